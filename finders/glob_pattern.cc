@@ -1,0 +1,149 @@
+#include "finders/glob_pattern.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace bridgeimport {
+
+std::u32string DecodeUtf8Lenient(absl::string_view s) {
+  std::u32string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3
+                          : (c >> 3) == 30 ? 4 : 0;
+    if (len == 0 || i + len > s.size()) {
+      out.push_back(U'\uFFFD');
+      ++i;
+      continue;
+    }
+    char32_t cp = len == 1 ? c : c & (0x7F >> len);
+    bool ok = true;
+    for (size_t k = 1; k < len; ++k) {
+      unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) ok = false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if (!ok) {
+      out.push_back(U'\uFFFD');
+      ++i;
+      continue;
+    }
+    out.push_back(cp);
+    i += len;
+  }
+  return out;
+}
+
+absl::StatusOr<GlobPattern> GlobPattern::Compile(absl::string_view pattern) {
+  if (pattern.empty()) return absl::InvalidArgumentError("glob is empty");
+  for (char c : pattern) {
+    if (c == '/' || c == '\\' || c == '\0')
+      return absl::InvalidArgumentError(absl::StrCat(
+          "glob '", pattern,
+          "' contains a path separator or NUL; a glob selects file names "
+          "inside the mount directories only"));
+  }
+  if (pattern == "." || pattern == "..")
+    return absl::InvalidArgumentError("glob may not be '.' or '..'");
+
+  GlobPattern glob;
+  glob.text_ = std::string(pattern);
+  std::u32string p = DecodeUtf8Lenient(pattern);
+  size_t i = 0;
+  while (i < p.size()) {
+    char32_t c = p[i];
+    Token token;
+    if (c == U'*') {
+      token.kind = Token::kAnyRun;
+      if (!glob.tokens_.empty() && glob.tokens_.back().kind == Token::kAnyRun) {
+        ++i;  // "**" is "*" in fnmatch
+        continue;
+      }
+      ++i;
+    } else if (c == U'?') {
+      token.kind = Token::kAnyOne;
+      ++i;
+    } else if (c == U'[') {
+      // Find the closing bracket the way fnmatch.translate does: a ']' right
+      // after '[' or '[!' is a member, not the end.
+      size_t j = i + 1;
+      if (j < p.size() && p[j] == U'!') ++j;
+      if (j < p.size() && p[j] == U']') ++j;
+      while (j < p.size() && p[j] != U']') ++j;
+      if (j >= p.size()) {  // unclosed: a literal '['
+        token.kind = Token::kLiteral;
+        token.literal = c;
+        ++i;
+      } else {
+        token.kind = Token::kSet;
+        size_t k = i + 1;
+        if (p[k] == U'!') {
+          token.negated = true;
+          ++k;
+        }
+        while (k < j) {
+          if (k + 2 < j && p[k + 1] == U'-') {
+            if (p[k] <= p[k + 2]) token.ranges.emplace_back(p[k], p[k + 2]);
+            k += 3;
+          } else {
+            token.ranges.emplace_back(p[k], p[k]);
+            ++k;
+          }
+        }
+        i = j + 1;
+      }
+    } else {
+      token.kind = Token::kLiteral;
+      token.literal = c;
+      ++i;
+    }
+    glob.tokens_.push_back(std::move(token));
+  }
+  glob.matches_all_py_ = glob.text_ == "*.py" || glob.text_ == "*";
+  return glob;
+}
+
+bool GlobPattern::TokenMatches(const Token& token, char32_t c) const {
+  switch (token.kind) {
+    case Token::kLiteral:
+      return token.literal == c;
+    case Token::kAnyOne:
+      return true;
+    case Token::kSet: {
+      bool in = false;
+      for (const auto& r : token.ranges)
+        if (c >= r.first && c <= r.second) in = true;
+      return in != token.negated;
+    }
+    case Token::kAnyRun:
+      return false;
+  }
+  return false;
+}
+
+bool GlobPattern::Matches(absl::string_view name) const {
+  std::u32string s = DecodeUtf8Lenient(name);
+  // Iterative wildcard matching with one backtrack point: linear in practice,
+  // O(n*m) at worst, never exponential.
+  size_t ti = 0, si = 0;
+  size_t star_t = std::u32string::npos, star_s = 0;
+  while (si < s.size()) {
+    if (ti < tokens_.size() && tokens_[ti].kind == Token::kAnyRun) {
+      star_t = ti++;
+      star_s = si;
+    } else if (ti < tokens_.size() && TokenMatches(tokens_[ti], s[si])) {
+      ++ti;
+      ++si;
+    } else if (star_t != std::u32string::npos) {
+      ti = star_t + 1;
+      si = ++star_s;
+    } else {
+      return false;
+    }
+  }
+  while (ti < tokens_.size() && tokens_[ti].kind == Token::kAnyRun) ++ti;
+  return ti == tokens_.size();
+}
+
+}  // namespace bridgeimport
