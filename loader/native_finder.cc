@@ -1,0 +1,420 @@
+#include "loader/native_finder.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "finders/module_name.h"
+#include "loader/native_loader.h"
+#include "loader/py_support.h"
+
+namespace bridgeimport {
+namespace {
+
+std::string ToString(py::handle s) { return py::str(s).cast<std::string>(); }
+
+// Names whose "does it exist elsewhere?" question is being asked on this
+// thread, so that a finder asking importlib about the same name again does
+// not recurse forever.
+thread_local std::vector<std::string> asking_elsewhere;
+
+// --- the METH_FASTCALL entry point ----------------------------------------
+
+using FinderRef = std::shared_ptr<NativeFinder>;
+
+PyObject* FastFindSpec(PyObject* capsule, PyObject* const* args,
+                       Py_ssize_t nargs, PyObject* kwnames) {
+  PyObject* params[3] = {nullptr, Py_None, Py_None};
+  static const char* const kNames[3] = {"fullname", "path", "target"};
+  if (nargs > 3) {
+    PyErr_Format(PyExc_TypeError,
+                 "find_spec() takes at most 3 arguments (%zd given)", nargs);
+    return nullptr;
+  }
+  for (Py_ssize_t i = 0; i < nargs; ++i) params[i] = args[i];
+  if (kwnames != nullptr) {
+    Py_ssize_t nkw = PyTuple_GET_SIZE(kwnames);
+    for (Py_ssize_t k = 0; k < nkw; ++k) {
+      PyObject* key = PyTuple_GET_ITEM(kwnames, k);
+      int slot = -1;
+      for (int j = 0; j < 3; ++j)
+        if (PyUnicode_CompareWithASCIIString(key, kNames[j]) == 0) slot = j;
+      if (slot < 0 || slot < nargs) {
+        PyErr_Format(PyExc_TypeError,
+                     "find_spec() got an unexpected or repeated keyword "
+                     "argument '%U'", key);
+        return nullptr;
+      }
+      params[slot] = args[nargs + k];
+    }
+  }
+  if (params[0] == nullptr) {
+    PyErr_SetString(PyExc_TypeError,
+                    "find_spec() missing required argument 'fullname'");
+    return nullptr;
+  }
+  auto* finder = static_cast<FinderRef*>(PyCapsule_GetPointer(capsule, nullptr));
+  if (finder == nullptr) return nullptr;
+  return (*finder)->FindSpec(params[0], params[1], params[2]);
+}
+
+PyMethodDef kFastFindSpecDef = {
+    "find_spec", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(FastFindSpec)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "find_spec(fullname, path=None, target=None)\n--\n\n"
+    "Returns a ModuleSpec for a bridge module or mount package, None for "
+    "every other name."};
+
+// Binds the fast entry point to `finder` and stores it in the instance dict,
+// where attribute lookup finds it before the type's (slower) method.
+void BindFastPath(py::object instance, const FinderRef& finder) {
+  auto holder = std::make_unique<FinderRef>(finder);
+  py::capsule capsule(holder.get(), [](void* p) {
+    std::unique_ptr<FinderRef> owned(static_cast<FinderRef*>(p));
+  });
+  holder.release();  // now owned by the capsule's destructor
+  PyObject* fn = PyCFunction_NewEx(&kFastFindSpecDef, capsule.ptr(), nullptr);
+  if (!fn) throw py::error_already_set();
+  instance.attr("find_spec") = py::reinterpret_steal<py::object>(fn);
+}
+
+// Converts a non-OK status from MountTable::Build into the Python exception a
+// user expects for that kind of mistake.
+[[noreturn]] void RaiseMountError(const absl::Status& status) {
+  std::string message = "bridgeimport: " + std::string(status.message());
+  switch (status.code()) {
+    case absl::StatusCode::kNotFound:
+      PyErr_SetString(PyExc_FileNotFoundError, message.c_str());
+      break;
+    case absl::StatusCode::kFailedPrecondition:
+      PyErr_SetString(PyExc_NotADirectoryError, message.c_str());
+      break;
+    default:
+      PyErr_SetString(PyExc_ValueError, message.c_str());
+  }
+  throw py::error_already_set();
+}
+
+const char* KindName(Resolution::Kind kind) {
+  switch (kind) {
+    case Resolution::Kind::kMiss: return "miss";
+    case Resolution::Kind::kInvalidName: return "invalid";
+    case Resolution::Kind::kNotFound: return "not_found";
+    case Resolution::Kind::kPrefix: return "prefix";
+    case Resolution::Kind::kModule: return "module";
+    case Resolution::Kind::kPackage: return "package";
+  }
+  return "?";
+}
+
+}  // namespace
+
+NativeFinder::NativeFinder() : cache_(std::make_shared<DirCache>()) {
+  auto table = MountTable::Build({}, cache_);
+  table_ = std::move(*table);
+}
+
+void NativeFinder::SetMounts(const py::list& configs) {
+  std::vector<MountConfig> parsed;
+  for (py::handle item : configs) {
+    py::tuple t = py::reinterpret_borrow<py::tuple>(item);
+    MountConfig c;
+    c.package = ToString(t[0]);
+    for (py::handle d : t[1]) c.directories.push_back(ToString(d));
+    c.pattern = ToString(t[2]);
+    c.allow_external_symlinks = t[3].cast<bool>();
+    parsed.push_back(std::move(c));
+  }
+  absl::StatusOr<std::unique_ptr<MountTable>> table =
+      MountTable::Build(parsed, cache_);
+  if (!table.ok()) RaiseMountError(table.status());
+  table_ = std::move(*table);
+}
+
+py::list NativeFinder::Mounts() const {
+  py::list out;
+  for (const Mount* m : table_->mounts()) {
+    py::tuple dirs(m->directories().size());
+    for (size_t i = 0; i < m->directories().size(); ++i)
+      dirs[i] = py::str(m->directories()[i]);
+    out.append(py::make_tuple(m->package(), dirs, m->glob().text(),
+                              m->allow_external_symlinks()));
+  }
+  return out;
+}
+
+void NativeFinder::InvalidateCaches() { cache_->InvalidateAll(); }
+
+PyObject* NativeFinder::FindSpec(PyObject* fullname, PyObject* path,
+                                 PyObject* target) {
+  if (!PyUnicode_Check(fullname)) Py_RETURN_NONE;
+  Py_ssize_t size;
+  const char* utf8 = PyUnicode_AsUTF8AndSize(fullname, &size);
+  if (utf8 == nullptr) {  // lone surrogates: no mount can serve it
+    PyErr_Clear();
+    Py_RETURN_NONE;
+  }
+  absl::string_view name(utf8, static_cast<size_t>(size));
+  if (!table_->MayServe(name)) Py_RETURN_NONE;  // the miss path
+  try {
+    std::shared_ptr<MountTable> table = table_;  // stable across Python calls
+    return FindSpecHit(table, name, fullname, path, target).release().ptr();
+  } catch (py::error_already_set& e) {
+    e.restore();
+    return nullptr;
+  } catch (const std::exception& e) {
+    PyErr_Format(PyExc_RuntimeError, "bridgeimport: internal error in find_spec: %s",
+                 e.what());
+    return nullptr;
+  }
+}
+
+py::object NativeFinder::FindSpecHit(const std::shared_ptr<MountTable>& table,
+                                     absl::string_view name,
+                                     py::handle fullname, py::handle path,
+                                     py::handle target) {
+  if (!IsAscii(name) && !IsPythonIdentifierPath(fullname)) return py::none();
+  Resolution r = table->Resolve(name);
+  switch (r.kind) {
+    case Resolution::Kind::kMiss:
+    case Resolution::Kind::kInvalidName:
+    case Resolution::Kind::kNotFound:
+      return py::none();
+    case Resolution::Kind::kPrefix:
+      if (ExistsElsewhere(fullname, path, target)) return py::none();
+      ++hits_;
+      return SyntheticSpec(fullname, target);
+    case Resolution::Kind::kModule:
+    case Resolution::Kind::kPackage:
+      if (ShadowsRealModule(*table, r, name, path)) return py::none();
+      ++hits_;
+      return FileSpec(r, name, fullname, target);
+  }
+  return py::none();
+}
+
+bool NativeFinder::ExistsElsewhere(py::handle fullname, py::handle path,
+                                   py::handle target) {
+  std::string key = ToString(fullname);
+  if (std::find(asking_elsewhere.begin(), asking_elsewhere.end(), key) !=
+      asking_elsewhere.end())
+    return false;
+  asking_elsewhere.push_back(key);
+  struct Pop {
+    ~Pop() { asking_elsewhere.pop_back(); }
+  } pop;
+  py::list meta_path(Refs().sys.attr("meta_path"));  // a copy
+  for (py::handle finder : meta_path) {
+    if (py::isinstance<NativeFinder>(finder)) continue;
+    py::object find_spec = py::getattr(finder, "find_spec", py::none());
+    if (find_spec.is_none()) continue;
+    py::object spec = find_spec(fullname, path, target);
+    if (!spec.is_none()) return true;
+  }
+  return false;
+}
+
+bool NativeFinder::ShadowsRealModule(const MountTable& table,
+                                     const Resolution& r,
+                                     absl::string_view name, py::handle path) {
+  absl::string_view parent = ParentName(name);
+  if (parent.empty() || !PyList_Check(path.ptr())) return false;
+  py::object module = SysModules().attr("get")(std::string(parent));
+  if (module.is_none()) return false;
+  py::object spec = py::getattr(module, "__spec__", py::none());
+  py::object loader =
+      spec.is_none() ? py::object(py::none()) : py::getattr(spec, "loader", py::none());
+  if (py::isinstance<NativeLoader>(loader)) return false;  // ours: no rival
+  // A real package: its own directories (other than the mount's) come first.
+  const std::vector<std::string>& mine = r.mount->real_directories();
+  for (py::handle entry : py::reinterpret_borrow<py::list>(path)) {
+    if (!PyUnicode_Check(entry.ptr())) continue;
+    std::string dir = ToString(entry);
+    if (dir.empty() || dir[0] != '/') continue;
+    std::string real = RealPath(dir);
+    if (std::find(mine.begin(), mine.end(), real) != mine.end()) continue;
+    if (DirectoryHasModule(table.cache(), dir, LastComponent(name),
+                           Refs().module_suffixes))
+      return true;
+  }
+  return false;
+}
+
+bool NativeFinder::GlobEnforced(const Mount& mount) const {
+  py::object module = SysModules().attr("get")(mount.package());
+  if (module.is_none()) return true;
+  py::object spec = py::getattr(module, "__spec__", py::none());
+  if (spec.is_none()) return false;
+  return py::isinstance<NativeLoader>(py::getattr(spec, "loader", py::none()));
+}
+
+py::object NativeFinder::FileSpec(const Resolution& r, absl::string_view name,
+                                  py::handle fullname, py::handle target) {
+  bool is_package = r.kind == Resolution::Kind::kPackage;
+  py::object loader = py::cast(NativeLoader(std::string(name), r.file, is_package,
+                                            /*synthetic=*/false,
+                                            /*no_follow=*/!r.file_is_symlink));
+  py::object spec = Refs().module_spec(fullname, loader, py::arg("origin") = r.file,
+                                       py::arg("is_package") = is_package);
+  spec.attr("has_location") = true;
+  if (is_package) {
+    py::list locations;
+    if (GlobEnforced(*r.mount))
+      locations.append(std::string(kPlaceholderScheme) + std::string(name));
+    else
+      locations.append(r.directory);
+    spec.attr("submodule_search_locations") = locations;
+  }
+  if (!target.is_none() && py::hasattr(target, "__dict__")) {
+    // importlib.reload(): remember the namespace before reload() rewrites it.
+    py::object snapshot = py::reinterpret_steal<py::object>(
+        PyDict_Copy(target.attr("__dict__").ptr()));
+    if (!snapshot) throw py::error_already_set();
+    spec.attr(kReloadSnapshotAttr) = py::make_tuple(target, snapshot);
+  }
+  return spec;
+}
+
+py::object NativeFinder::SyntheticSpec(py::handle fullname, py::handle target) {
+  std::string name = ToString(fullname);
+  py::object loader = py::cast(NativeLoader(name, "", true, /*synthetic=*/true,
+                                            /*no_follow=*/false));
+  py::object spec = Refs().module_spec(fullname, loader, py::arg("origin") = py::none(),
+                                       py::arg("is_package") = true);
+  py::list locations;
+  locations.append(std::string(kPlaceholderScheme) + name);
+  spec.attr("submodule_search_locations") = locations;
+  (void)target;  // nothing to restore: a mount package executes no code
+  return spec;
+}
+
+py::dict NativeFinder::Resolve(const py::object& name) {
+  if (!PyUnicode_Check(name.ptr()))
+    throw py::type_error("module name must be str, not " +
+                         std::string(Py_TYPE(name.ptr())->tp_name));
+  std::string utf8 = ToString(name);
+  std::shared_ptr<MountTable> table = table_;
+  Resolution r;
+  if (!IsAscii(utf8) && table->MayServe(utf8) && !IsPythonIdentifierPath(name)) {
+    r.kind = Resolution::Kind::kInvalidName;
+    r.detail = "module name component is not an identifier";
+  } else {
+    r = table->Resolve(utf8);
+  }
+  if (r.kind == Resolution::Kind::kMiss)
+    r.detail = "no mount serves it (the first component '" +
+               std::string(FirstComponent(utf8)) + "' is not mounted)";
+  py::dict out;
+  out["kind"] = KindName(r.kind);
+  out["file"] = r.file.empty() ? py::object(py::none()) : py::str(r.file);
+  out["directory"] =
+      r.directory.empty() ? py::object(py::none()) : py::str(r.directory);
+  out["mount"] = r.mount ? py::object(py::str(r.mount->package())) : py::object(py::none());
+  out["detail"] = r.detail;
+  return out;
+}
+
+py::list NativeFinder::ListChildren(const py::object& package) {
+  std::shared_ptr<MountTable> table = table_;
+  py::list out;
+  for (const ChildModule& c : table->ListChildren(ToString(package))) {
+    py::list shadowed;
+    for (const std::string& s : c.shadowed) shadowed.append(s);
+    out.append(py::make_tuple(c.name, c.is_package, c.file, shadowed));
+  }
+  return out;
+}
+
+py::object NativeFinder::Load(const py::object& name) {
+  if (!PyUnicode_Check(name.ptr()))
+    throw py::type_error("bridgeimport.load() takes a module name (str), not " +
+                         std::string(Py_TYPE(name.ptr())->tp_name));
+  std::string utf8 = ToString(name);
+  py::dict modules = SysModules();
+  // Warm path: an initialised bridge module is returned as is.
+  PyObject* existing = PyDict_GetItemWithError(modules.ptr(), name.ptr());
+  if (existing == nullptr && PyErr_Occurred()) throw py::error_already_set();
+  if (existing != nullptr && existing != Py_None) {
+    py::handle module(existing);
+    py::object spec = py::getattr(module, "__spec__", py::none());
+    if (!spec.is_none() &&
+        py::isinstance<NativeLoader>(py::getattr(spec, "loader", py::none())) &&
+        !py::bool_(py::getattr(spec, "_initializing", py::bool_(false))))
+      return py::reinterpret_borrow<py::object>(module);
+  }
+  py::dict r = Resolve(name);
+  std::string kind = r["kind"].cast<std::string>();
+  std::string detail = r["detail"].cast<std::string>();
+  if (kind == "invalid")
+    throw MakeImportError(Refs().invalid_name,
+                          "bridgeimport: invalid module name '" + utf8 +
+                              "': " + detail,
+                          utf8, "");
+  if (kind == "miss" || kind == "not_found")
+    throw MakeImportError(Refs().not_found,
+                          "bridgeimport: no bridge module '" + utf8 + "': " +
+                              detail,
+                          utf8, "");
+  // The import system proper: same module locks, same sys.modules protocol
+  // as a plain import statement.
+  PyObject* top =
+      PyImport_ImportModuleLevelObject(name.ptr(), nullptr, nullptr, nullptr, 0);
+  if (!top) throw py::error_already_set();
+  Py_DECREF(top);
+  PyObject* module = PyImport_GetModule(name.ptr());
+  if (!module) {
+    if (!PyErr_Occurred())
+      throw MakeImportError(Refs().bridge_error,
+                            "bridgeimport: module '" + utf8 +
+                                "' removed itself from sys.modules while "
+                                "loading",
+                            utf8, "");
+    throw py::error_already_set();
+  }
+  return py::reinterpret_steal<py::object>(module);
+}
+
+py::dict NativeFinder::Stats() const {
+  py::dict out;
+  out["specs_returned"] = hits_;
+  out["directory_reads"] = cache_->reads();
+  return out;
+}
+
+void RegisterNativeFinder(py::module_& m) {
+  py::class_<NativeFinder, std::shared_ptr<NativeFinder>>(
+      m, "Finder", py::dynamic_attr(), R"doc(
+bridgeimport's meta-path finder (importlib.abc.MetaPathFinder protocol).
+The process has one, `bridgeimport._native.finder`; bridgeimport.install()
+puts it at sys.meta_path[0].)doc")
+      .def("find_spec",
+           [](NativeFinder& f, py::object fullname, py::object path,
+              py::object target) {
+             PyObject* r = f.FindSpec(fullname.ptr(), path.ptr(), target.ptr());
+             if (!r) throw py::error_already_set();
+             return py::reinterpret_steal<py::object>(r);
+           },
+           py::arg("fullname"), py::arg("path") = py::none(),
+           py::arg("target") = py::none(),
+           "Returns a ModuleSpec for a bridge module or mount package, None "
+           "for every other name.")
+      .def("invalidate_caches", &NativeFinder::InvalidateCaches,
+           "Forgets cached directory listings (importlib.invalidate_caches).")
+      .def("set_mounts", &NativeFinder::SetMounts, py::arg("configs"))
+      .def("mounts", &NativeFinder::Mounts)
+      .def("resolve", &NativeFinder::Resolve, py::arg("name"))
+      .def("list_children", &NativeFinder::ListChildren, py::arg("package"))
+      .def("load", &NativeFinder::Load, py::arg("name"))
+      .def("stats", &NativeFinder::Stats)
+      .def("__repr__", [](const NativeFinder&) {
+        return std::string("<bridgeimport.Finder>");
+      });
+
+  auto finder = std::make_shared<NativeFinder>();
+  py::object instance = py::cast(finder);
+  BindFastPath(instance, finder);
+  m.attr("finder") = instance;
+  m.attr("PLACEHOLDER_SCHEME") = kPlaceholderScheme;
+}
+
+}  // namespace bridgeimport

@@ -1,0 +1,66 @@
+// py_support.h: the few CPython facilities the native finder and loader share.
+//
+//  * References to interpreter objects looked up once (ModuleSpec, compile,
+//    decode_source, ...), released at interpreter exit through `atexit` so no
+//    Py_DECREF runs after finalisation.
+//  * The exception types of bridgeimport (all subclasses of ImportError).
+//  * Helpers: add a note to an exception on every supported Python, read a
+//    whole file without a Python file object, validate a name exactly as
+//    str.isidentifier() would.
+#ifndef BRIDGEIMPORT_LOADER_PY_SUPPORT_H_
+#define BRIDGEIMPORT_LOADER_PY_SUPPORT_H_
+
+#include <pybind11/pybind11.h>
+
+#include <string>
+#include <vector>
+
+namespace bridgeimport {
+
+namespace py = pybind11;
+
+struct PyRefs {
+  py::object module_spec;      // importlib.machinery.ModuleSpec
+  py::object compile;          // builtins.compile
+  py::object decode_source;    // importlib.util.decode_source
+  py::object sys;              // the sys module
+  py::object bridge_error;     // bridgeimport.BridgeImportError(ImportError)
+  py::object invalid_name;     // InvalidModuleNameError(BridgeImportError, ValueError)
+  py::object not_found;        // BridgeNotFoundError(ModuleNotFoundError, BridgeImportError)
+  std::vector<std::string> module_suffixes;  // importlib.machinery.all_suffixes()
+};
+
+// Looks everything up and defines the exception types in `m`. Once, from the
+// module init function.
+void InitPyRefs(py::module_& m);
+const PyRefs& Refs();
+
+// Raises `type(message, name=name, path=path)` (path omitted when empty) as
+// the current Python error and returns the error_already_set to throw.
+py::error_already_set MakeImportError(const py::object& type,
+                                      const std::string& message,
+                                      const std::string& name,
+                                      const std::string& path);
+
+// Adds `note` to the exception held by `error`: add_note() on 3.11+, the
+// __notes__ list by hand before (older tracebacks just do not print it).
+void AddNote(const py::error_already_set& error, const std::string& note);
+
+// The module dict sys.modules, as the import system uses it.
+py::dict SysModules();
+
+// Reads the whole file at `path`. With `no_follow`, a final component that
+// has become a symlink since it was found is refused (O_NOFOLLOW). Throws
+// ImportError naming `module` and the file on any failure. Releases the GIL
+// while reading.
+py::bytes ReadFileForModule(const std::string& path, const std::string& module,
+                            bool no_follow);
+
+// True if `name` (a str) is a dotted name whose every component satisfies
+// str.isidentifier(); exact for non-ASCII names the C++ core can only
+// approximate.
+bool IsPythonIdentifierPath(py::handle name);
+
+}  // namespace bridgeimport
+
+#endif  // BRIDGEIMPORT_LOADER_PY_SUPPORT_H_
