@@ -1,0 +1,3 @@
+"""Imported by failing_pkg/__init__.py before it raises."""
+
+VALUE = 42

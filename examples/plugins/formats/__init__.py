@@ -1,0 +1,3 @@
+"""A subpackage of the plugin folder."""
+
+DEFAULT = "json"

@@ -1,0 +1,1 @@
+"""A subpackage of the runtime's standard library."""

@@ -1,0 +1,5 @@
+"""Bridge inside the 'text' subpackage."""
+
+
+def shout(s: str) -> str:
+    return s.upper() + "!"

@@ -1,0 +1,63 @@
+"""Command line: ``python -m bridgeimport <command>``.
+
+Commands: ``demo`` (the walk-through of ``make demo``) and ``list`` (mounts
+and the modules they serve). Exit codes: 0 success, 1 a check failed, 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from . import _demo
+
+    return _demo.run(args.examples)
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    import bridgeimport as bi
+
+    for spec in args.mount or []:
+        package, _, rest = spec.partition("=")
+        dirs, _, pattern = rest.partition("#")
+        bi.mount(package, *dirs.split(":"), pattern=pattern or "*.py")
+    found = bi.mounts()
+    if not found:
+        print("no mounts (set BRIDGEIMPORT_PATH or pass --mount package=dir[:dir][#glob])")
+        return 0
+    for m in found:
+        print(f"{m.package}  pattern={m.pattern}")
+        for d in m.directories:
+            print(f"  dir {d}")
+        shadowed = m.shadowed()
+        for name in m.modules():
+            state = "loaded" if name in sys.modules else "not loaded"
+            print(f"  {name}  ({state})")
+            for hidden in shadowed.get(name, []):
+                print(f"    shadowed: {hidden}")
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bridgeimport",
+                                     description="bridgeimport: one file, one module object.")
+    sub = parser.add_subparsers(dest="command", metavar="command")
+    demo = sub.add_parser("demo", help="walk through the examples, checking each claim")
+    demo.add_argument("--examples", help="examples directory (default: the packaged copy)")
+    demo.set_defaults(func=_cmd_demo)
+    lister = sub.add_parser("list", help="show mounts and the modules they serve")
+    lister.add_argument("--mount", action="append", metavar="PKG=DIR[:DIR][#GLOB]",
+                        help="mount before listing (repeatable)")
+    lister.set_defaults(func=_cmd_list)
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Mounts and the installation of the native finder.
+
+The mount table itself lives in the native finder (``_native.finder``); this
+module validates what users pass, keeps the ``Mount`` objects they get back,
+and pushes the whole table to the finder on every change, under one lock.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from typing import Dict, List, Optional, Tuple, Union
+
+from . import _native, _pathhook
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+_lock = threading.RLock()
+_mounts: Dict[str, "Mount"] = {}
+
+
+class Mount:
+    """One package prefix served from bridge directories.
+
+    Returned by :func:`mount`; read-only. ``directories`` are absolute and in
+    priority order: the first directory holding a name serves it.
+    """
+
+    __slots__ = ("package", "directories", "pattern", "allow_external_symlinks")
+
+    def __init__(self, package: str, directories: Tuple[str, ...], pattern: str,
+                 allow_external_symlinks: bool) -> None:
+        self.package = package
+        self.directories = directories
+        self.pattern = pattern
+        self.allow_external_symlinks = allow_external_symlinks
+
+    def __repr__(self) -> str:
+        dirs = ", ".join(repr(d) for d in self.directories)
+        return f"Mount({self.package!r}, {dirs}, pattern={self.pattern!r})"
+
+    def _config(self) -> tuple:
+        return (self.package, list(self.directories), self.pattern, self.allow_external_symlinks)
+
+    def modules(self) -> List[str]:
+        """Every module name this mount serves (packages included), sorted.
+        Lists directories; executes nothing."""
+        out: List[str] = []
+        stack = [self.package]
+        while stack:
+            package = stack.pop()
+            for name, is_package, _file, _shadowed in _native.finder.list_children(package):
+                full = f"{package}.{name}"
+                out.append(full)
+                if is_package:
+                    stack.append(full)
+        return sorted(out)
+
+    def shadowed(self) -> Dict[str, List[str]]:
+        """Files hidden by a file of the same module name in an earlier directory:
+        ``{module name: [hidden files]}``."""
+        out: Dict[str, List[str]] = {}
+        for name, _is_package, _file, hidden in _native.finder.list_children(self.package):
+            if hidden:
+                out[f"{self.package}.{name}"] = list(hidden)
+        return out
+
+    def add_directory(self, directory: PathLike) -> "Mount":
+        """Adds a directory after the existing ones (lower priority) and returns
+        the updated Mount."""
+        return mount(self.package, *self.directories, directory, pattern=self.pattern,
+                     allow_external_symlinks=self.allow_external_symlinks, replace=True)
+
+
+def _check_package(package: object) -> str:
+    if not isinstance(package, str):
+        raise TypeError(f"bridgeimport: package must be a str, not {type(package).__name__}")
+    parts = package.split(".")
+    if not package or not all(p.isidentifier() for p in parts):
+        raise ValueError(
+            f"bridgeimport: cannot mount {package!r}: a package name is a dotted "
+            "sequence of identifiers, like 'plugins' or 'mlpy.stdlib'")
+    return package
+
+
+def _absolute(directory: PathLike) -> str:
+    path = os.fsdecode(os.fspath(directory))
+    if "\0" in path:
+        raise ValueError("bridgeimport: a directory path cannot contain NUL")
+    return os.path.abspath(path)
+
+
+def _push(table: Dict[str, "Mount"]) -> None:
+    _native.finder.set_mounts([m._config() for m in table.values()])
+
+
+def mount(package: str, *directories: PathLike, pattern: str = "*.py",
+          allow_external_symlinks: bool = False, replace: bool = False) -> Mount:
+    """Serves ``package.<name>`` from ``<directory>/<name>.py`` files matching
+    ``pattern`` (and subpackages: subdirectories holding ``__init__.py``).
+
+    Installs the finder if needed. Mounting the same configuration twice
+    returns the existing Mount; a different one for a mounted package needs
+    ``replace=True``. Raises FileNotFoundError / NotADirectoryError for bad
+    directories and ValueError for a bad package name or glob; on error the
+    previous mounts stay in force.
+    """
+    package = _check_package(package)
+    if not directories:
+        raise ValueError(f"bridgeimport: mount({package!r}) needs at least one directory")
+    if not isinstance(pattern, str):
+        raise TypeError("bridgeimport: pattern must be a str glob such as '*.py'")
+    dirs = tuple(dict.fromkeys(_absolute(d) for d in directories))
+    new = Mount(package, dirs, pattern, bool(allow_external_symlinks))
+    with _lock:
+        old = _mounts.get(package)
+        if old is not None and old._config() == new._config():
+            install()
+            return old
+        if old is not None and not replace:
+            raise ValueError(
+                f"bridgeimport: {package!r} is already mounted as {old!r}; "
+                "unmount it first or pass replace=True")
+        table = dict(_mounts)
+        table[package] = new
+        _push(table)  # validates; raises before anything changes
+        _mounts.clear()
+        _mounts.update(table)
+        install()
+        return new
+
+
+def unmount(package: str) -> Mount:
+    """Stops serving new imports under ``package``. Modules already loaded stay
+    loaded. Returns the removed Mount; raises ValueError if it is not mounted."""
+    with _lock:
+        if package not in _mounts:
+            raise ValueError(f"bridgeimport: {package!r} is not mounted")
+        table = dict(_mounts)
+        removed = table.pop(package)
+        _push(table)
+        _mounts.pop(package)
+        _pathhook.forget_placeholders()
+        return removed
+
+
+def mounts() -> List[Mount]:
+    """The active mounts, in the order they were made."""
+    with _lock:
+        return list(_mounts.values())
+
+
+def find_mount(package: str) -> Optional[Mount]:
+    """The mount whose package is exactly ``package``, or None."""
+    with _lock:
+        return _mounts.get(package)
+
+
+def install() -> None:
+    """Puts the native finder at ``sys.meta_path[0]`` and the placeholder path
+    hook at ``sys.path_hooks[0]``. Idempotent: never two copies."""
+    with _lock:
+        finder = _native.finder
+        if not (sys.meta_path and sys.meta_path[0] is finder):
+            sys.meta_path[:] = [f for f in sys.meta_path if f is not finder]
+            sys.meta_path.insert(0, finder)
+        if _pathhook.path_hook not in sys.path_hooks:
+            sys.path_hooks.insert(0, _pathhook.path_hook)
+
+
+def uninstall() -> None:
+    """Removes the finder and the path hook. Mounts are kept (an install()
+    serves them again); loaded modules stay loaded. Idempotent."""
+    with _lock:
+        finder = _native.finder
+        sys.meta_path[:] = [f for f in sys.meta_path if f is not finder]
+        sys.path_hooks[:] = [h for h in sys.path_hooks if h is not _pathhook.path_hook]
+        _pathhook.forget_placeholders()
+
+
+def installed() -> bool:
+    """True if the finder is on sys.meta_path."""
+    return any(f is _native.finder for f in sys.meta_path)

@@ -1,0 +1,62 @@
+"""The path hook behind mount packages' placeholder ``__path__`` entries.
+
+A mount package that exists nowhere else gets ``__path__ ==
+["bridgeimport://<package>"]``. That entry is not a directory, so CPython's
+FileFinder never serves it and cannot import files the mount's glob excludes;
+this hook answers it instead, so that ``pkgutil.iter_modules(pkg.__path__)``
+lists the bridges and the path-based machinery finds exactly what the mount
+serves.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Optional, Tuple
+
+from . import _native
+
+SCHEME: str = _native.PLACEHOLDER_SCHEME
+
+
+class PlaceholderFinder:
+    """Path-entry finder (importlib.abc.PathEntryFinder) for one mount package."""
+
+    def __init__(self, package: str) -> None:
+        self.package = package
+
+    def __repr__(self) -> str:
+        return f"<bridgeimport.PlaceholderFinder {SCHEME}{self.package}>"
+
+    def find_spec(self, fullname: str, target: object = None):
+        if fullname.rpartition(".")[0] != self.package:
+            return None
+        if _native.finder.resolve(fullname)["kind"] not in ("module", "package"):
+            return None
+        return _native.finder.find_spec(fullname, None, target)
+
+    def invalidate_caches(self) -> None:
+        _native.finder.invalidate_caches()
+
+    def iter_modules(self, prefix: str = "") -> Iterator[Tuple[str, bool]]:
+        """Used by pkgutil.iter_modules() and walk_packages()."""
+        for name, is_package, _file, _shadowed in _native.finder.list_children(self.package):
+            yield prefix + name, is_package
+
+
+def path_hook(entry: object) -> PlaceholderFinder:
+    """sys.path_hooks entry: claims only ``bridgeimport://`` placeholders."""
+    if isinstance(entry, str) and entry.startswith(SCHEME):
+        return PlaceholderFinder(entry[len(SCHEME):])
+    raise ImportError("not a bridgeimport placeholder path entry")
+
+
+def forget_placeholders() -> None:
+    """Drops placeholder entries from sys.path_importer_cache."""
+    import sys
+
+    for key in [k for k in sys.path_importer_cache if isinstance(k, str) and k.startswith(SCHEME)]:
+        sys.path_importer_cache.pop(key, None)
+
+
+def placeholder_package(entry: str) -> Optional[str]:
+    """The package a placeholder entry stands for, or None."""
+    return entry[len(SCHEME):] if entry.startswith(SCHEME) else None
