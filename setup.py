@@ -1,0 +1,75 @@
+"""Builds bridgeimport's wheel: the Python package, the CMake-built extension
+bridgeimport._native, bridgeimport.pth at the top of site-packages, and the
+examples used by ``python -m bridgeimport demo``.
+
+Follows pybind11's cmake_example: a CMakeExtension whose build_ext runs CMake.
+Environment knobs: CMAKE_BUILD_PARALLEL_LEVEL (jobs), BRIDGEIMPORT_CMAKE_ARGS
+(extra -D options, space separated).
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
+
+ROOT = Path(__file__).resolve().parent
+
+
+class CMakeExtension(Extension):
+    def __init__(self, name: str) -> None:
+        super().__init__(name, sources=[])
+
+
+class CMakeBuild(build_ext):
+    def build_extension(self, ext: CMakeExtension) -> None:
+        ext_path = Path(self.get_ext_fullpath(ext.name)).resolve()
+        extdir = ext_path.parent
+        build_temp = Path(self.build_temp) / "cmake"
+        build_temp.mkdir(parents=True, exist_ok=True)
+        cmake_args = [
+            f"-DCMAKE_LIBRARY_OUTPUT_DIRECTORY={extdir}{os.sep}",
+            f"-DPython_EXECUTABLE={sys.executable}",
+            "-DCMAKE_BUILD_TYPE=Release",
+            "-DBRIDGEIMPORT_BUILD_TESTS=OFF",
+        ]
+        try:
+            import pybind11
+
+            cmake_args.append(f"-Dpybind11_DIR={pybind11.get_cmake_dir()}")
+        except ImportError:
+            pass  # CMake finds a system pybind11 itself
+        cmake_args += os.environ.get("BRIDGEIMPORT_CMAKE_ARGS", "").split()
+        jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
+        subprocess.run(["cmake", "-S", str(ROOT), "-B", str(build_temp), *cmake_args], check=True)
+        subprocess.run(["cmake", "--build", str(build_temp), "--target", "_native",
+                        "--parallel", jobs], check=True)
+
+
+class BuildPyWithPth(build_py):
+    """Also places bridgeimport.pth at the root of the install (site-packages)
+    and the examples inside the package."""
+
+    def run(self) -> None:
+        super().run()
+        target = Path(self.build_lib)
+        shutil.copy(ROOT / "python" / "bridgeimport.pth", target / "bridgeimport.pth")
+        examples = target / "bridgeimport" / "_examples"
+        if examples.exists():
+            shutil.rmtree(examples)
+        shutil.copytree(ROOT / "examples", examples,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+
+
+setup(
+    packages=["bridgeimport"],
+    package_dir={"": "python"},
+    package_data={"bridgeimport": ["py.typed", "*.pyi"]},
+    ext_modules=[CMakeExtension("bridgeimport._native")],
+    cmdclass={"build_ext": CMakeBuild, "build_py": BuildPyWithPth},
+    zip_safe=False,
+)
