@@ -162,9 +162,9 @@ def install() -> None:
     hook at ``sys.path_hooks[0]``. Idempotent: never two copies."""
     with _lock:
         finder = _native.finder
-        if not (sys.meta_path and sys.meta_path[0] is finder):
-            sys.meta_path[:] = [f for f in sys.meta_path if f is not finder]
-            sys.meta_path.insert(0, finder)
+        copies = sum(1 for f in sys.meta_path if f is finder)
+        if copies != 1 or sys.meta_path[0] is not finder:
+            sys.meta_path[:] = [finder] + [f for f in sys.meta_path if f is not finder]
         if _pathhook.path_hook not in sys.path_hooks:
             sys.path_hooks.insert(0, _pathhook.path_hook)
 
