@@ -20,6 +20,10 @@ from typing import List, NamedTuple, Tuple
 ENV_PATH = "BRIDGEIMPORT_PATH"
 ENV_DISABLE = "BRIDGEIMPORT_DISABLE"
 
+# site.py may process the same site-packages directory twice (Debian's venvs
+# with system site packages do), running the .pth line twice: act once.
+_ran = False
+
 
 class Entry(NamedTuple):
     package: str
@@ -56,8 +60,19 @@ def _warn(message: str) -> None:
         pass
 
 
+def _reason(exc: BaseException) -> str:
+    text = str(exc)
+    while text.startswith("bridgeimport: "):
+        text = text[len("bridgeimport: "):]
+    return text
+
+
 def run() -> None:
-    """Mounts what BRIDGEIMPORT_PATH declares. Never raises."""
+    """Mounts what BRIDGEIMPORT_PATH declares, once per process. Never raises."""
+    global _ran
+    if _ran:
+        return
+    _ran = True
     try:
         value = os.environ.get(ENV_PATH, "")
         if not value or os.environ.get(ENV_DISABLE, "") not in ("", "0"):
@@ -73,6 +88,6 @@ def run() -> None:
             try:
                 bridgeimport.mount(entry.package, *entry.directories, pattern=entry.pattern)
             except Exception as exc:
-                _warn(f"cannot mount {entry.package!r}: {exc}")
+                _warn(f"cannot mount {entry.package!r}: {_reason(exc)}")
     except Exception as exc:  # pragma: no cover - last line of defence
         _warn(f"start-up registration failed: {exc!r}")
