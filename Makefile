@@ -15,7 +15,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := build/.installed
 
-.PHONY: demo test deps venv install cpp-test py-test clean
+.PHONY: demo test deps venv install wheel cpp-test py-test clean
 
 demo: install
 	$(PY) -m bridgeimport demo
@@ -36,13 +36,20 @@ $(PY): | deps
 
 venv: deps $(PY)
 
-# Reinstalls whenever a source file is newer than the last install.
+# The wheel is rebuilt whenever a source file is newer; .venv gets that very
+# wheel, and the .pth tests install it again into a fresh venv.
 SOURCES := $(shell find finders loader python examples -type f -not -path '*/__pycache__/*' 2>/dev/null) CMakeLists.txt setup.py pyproject.toml
-$(STAMP): $(SOURCES) | venv
-	mkdir -p build
-	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PY) -m pip install --no-build-isolation --no-deps --quiet .
+WHEEL_DIR := build/wheel
+$(WHEEL_DIR)/.built: $(SOURCES) | venv
+	rm -rf $(WHEEL_DIR) && mkdir -p $(WHEEL_DIR)
+	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PY) -m pip wheel --no-build-isolation --no-deps --quiet -w $(WHEEL_DIR) .
 	touch $@
 
+$(STAMP): $(WHEEL_DIR)/.built
+	$(PY) -m pip install --force-reinstall --no-deps --no-index --quiet $(WHEEL_DIR)/bridgeimport-*.whl
+	touch $@
+
+wheel: deps venv $(WHEEL_DIR)/.built
 install: deps venv $(STAMP)
 
 cpp-test: deps
@@ -51,7 +58,8 @@ cpp-test: deps
 	cd $(CMAKE_BUILD) && ctest --output-on-failure
 
 py-test: install
-	cd tests/python && ../../$(PY) -m pytest -q -p no:cacheprovider
+	cd tests/python && BRIDGEIMPORT_WHEEL=$$(ls $(CURDIR)/$(WHEEL_DIR)/bridgeimport-*.whl) \
+	    ../../$(PY) -m pytest -q -p no:cacheprovider
 
 clean:
 	rm -rf build $(VENV) *.egg-info python/*.egg-info
