@@ -1,6 +1,7 @@
 #include "finders/glob_pattern.h"
 
 #include "absl/strings/str_cat.h"
+#include "finders/module_name.h"
 
 namespace bridgeimport {
 
@@ -10,25 +11,20 @@ std::u32string DecodeUtf8Lenient(absl::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3
-                          : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || i + len > s.size()) {
+    if (c < 0x80) {
+      out.push_back(c);
+      ++i;
+      continue;
+    }
+    size_t len = Utf8CharLength(s, i);
+    if (len == 0) {  // not valid UTF-8: one U+FFFD per byte
       out.push_back(U'\uFFFD');
       ++i;
       continue;
     }
-    char32_t cp = len == 1 ? c : c & (0x7F >> len);
-    bool ok = true;
-    for (size_t k = 1; k < len; ++k) {
-      unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) ok = false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if (!ok) {
-      out.push_back(U'\uFFFD');
-      ++i;
-      continue;
-    }
+    char32_t cp = c & (0x7F >> len);
+    for (size_t k = 1; k < len; ++k)
+      cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
     out.push_back(cp);
     i += len;
   }

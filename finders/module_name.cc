@@ -13,10 +13,9 @@ bool IsAsciiIdentContinue(unsigned char c) {
   return IsAsciiIdentStart(c) || (c >= '0' && c <= '9');
 }
 
-// Length of the valid UTF-8 sequence of a non-ASCII character starting at
-// s[i], or 0 if the bytes there are not one (overlong forms, surrogates and
-// values above U+10FFFF are refused, as Python's decoder does).
-size_t Utf8SequenceLength(absl::string_view s, size_t i) {
+}  // namespace
+
+size_t Utf8CharLength(absl::string_view s, size_t i) {
   auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
   unsigned char c = byte(i);
   size_t len;
@@ -44,8 +43,6 @@ size_t Utf8SequenceLength(absl::string_view s, size_t i) {
   return len;
 }
 
-}  // namespace
-
 bool IsAscii(absl::string_view s) {
   for (char c : s)
     if (static_cast<unsigned char>(c) >= 0x80) return false;
@@ -63,7 +60,7 @@ bool IsIdentifier(absl::string_view part) {
         return false;
       ++i;
     } else {
-      size_t len = Utf8SequenceLength(part, i);
+      size_t len = Utf8CharLength(part, i);
       if (len == 0) return false;
       i += len;
     }

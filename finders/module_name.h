@@ -29,6 +29,11 @@ inline constexpr size_t kMaxModuleNameLength = 1024;
 // sequences (see the file comment).
 bool IsIdentifier(absl::string_view part);
 
+// Length of the valid UTF-8 encoding of one non-ASCII character at s[i]
+// (2 to 4), or 0 if the bytes there are not one: overlong forms, surrogates
+// and values above U+10FFFF are refused, as Python's decoder does.
+size_t Utf8CharLength(absl::string_view s, size_t i);
+
 // True if every byte of `s` is ASCII.
 bool IsAscii(absl::string_view s);
 

@@ -85,6 +85,7 @@ absl::StatusOr<std::unique_ptr<MountTable>> MountTable::Build(
     std::unique_ptr<Mount> mount(new Mount(*std::move(glob)));
     mount->package_ = config.package;
     mount->allow_external_symlinks_ = config.allow_external_symlinks;
+    mount->atomic_ = config.atomic;
     for (const std::string& dir : config.directories) {
       if (dir.empty() || dir[0] != '/')
         return absl::InvalidArgumentError(absl::StrCat(
@@ -101,11 +102,15 @@ absl::StatusOr<std::unique_ptr<MountTable>> MountTable::Build(
       if (!S_ISDIR(st.st_mode))
         return absl::FailedPreconditionError(absl::StrCat(
             "mount '", config.package, "': '", dir, "' is not a directory"));
-      if (std::find(mount->directories_.begin(), mount->directories_.end(),
-                    dir) != mount->directories_.end())
-        continue;  // the same directory twice adds nothing
+      // The same directory twice (or under another spelling, through a
+      // symlink) adds nothing; it would only shadow itself.
+      std::string real = RealPath(dir);
+      if (std::find(mount->real_directories_.begin(),
+                    mount->real_directories_.end(),
+                    real) != mount->real_directories_.end())
+        continue;
       mount->directories_.push_back(dir);
-      mount->real_directories_.push_back(RealPath(dir));
+      mount->real_directories_.push_back(std::move(real));
     }
     table->roots_.insert(std::string(FirstComponent(config.package)));
     for (absl::string_view p = ParentName(config.package); !p.empty();
@@ -164,9 +169,18 @@ Resolution MountTable::ResolveBelow(const Mount& mount,
                                     absl::string_view relative) const {
   std::vector<absl::string_view> parts = absl::StrSplit(relative, '.');
   std::string refusal;
+  // The first directory that serves the first component serves the whole
+  // name: a subpackage found in directory i never takes modules from a
+  // shadowed copy of itself in a later directory.
+  const std::vector<absl::string_view> first = {parts.front()};
   for (size_t i = 0; i < mount.directories_.size(); ++i) {
+    Resolution head = ResolveInDirectory(mount, i, first, &refusal);
+    if (!Found(head)) continue;
+    if (parts.size() == 1) return head;
+    if (head.kind != Resolution::Kind::kPackage) break;  // a module has no children
     Resolution r = ResolveInDirectory(mount, i, parts, &refusal);
     if (Found(r)) return r;
+    break;
   }
   if (!refusal.empty()) return NotFound(std::move(refusal));
   return NotFound(absl::StrCat(

@@ -39,6 +39,8 @@ struct MountConfig {
   std::vector<std::string> directories;  // absolute paths, in priority order
   std::string pattern = "*.py";          // glob over file names
   bool allow_external_symlinks = false;  // follow links leaving the mount
+  bool atomic = false;  // loader policy carried for the Python layer: a
+                        // failed load rolls back every bridge it loaded
 };
 
 // A validated, compiled mount.
@@ -48,6 +50,7 @@ class Mount {
   const std::vector<std::string>& directories() const { return directories_; }
   const GlobPattern& glob() const { return glob_; }
   bool allow_external_symlinks() const { return allow_external_symlinks_; }
+  bool atomic() const { return atomic_; }
   // realpath() of each directory, for comparisons with other paths.
   const std::vector<std::string>& real_directories() const {
     return real_directories_;
@@ -64,6 +67,7 @@ class Mount {
   std::vector<std::string> real_directories_;  // realpath of each directory
   GlobPattern glob_;
   bool allow_external_symlinks_ = false;
+  bool atomic_ = false;
 };
 
 struct Resolution {
@@ -91,7 +95,9 @@ struct ChildModule {
   std::string name;  // last component only
   bool is_package = false;
   std::string file;
-  std::vector<std::string> shadowed;  // same name in later directories
+  // Files hidden by `file`: the same name in later directories, or a module
+  // file beside a package directory of the same name.
+  std::vector<std::string> shadowed;
 };
 
 class MountTable {
