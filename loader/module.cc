@@ -5,6 +5,7 @@
 // this module is the thin layer between it and the pure C++ core.
 #include <pybind11/pybind11.h>
 
+#include "loader/load_context.h"
 #include "loader/native_finder.h"
 #include "loader/native_loader.h"
 #include "loader/py_support.h"
@@ -14,4 +15,5 @@ PYBIND11_MODULE(_native, m) {
   bridgeimport::InitPyRefs(m);
   bridgeimport::RegisterNativeLoader(m);
   bridgeimport::RegisterNativeFinder(m);
+  bridgeimport::RegisterLoadContext(m);
 }

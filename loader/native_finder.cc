@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "finders/module_name.h"
+#include "loader/load_context.h"
 #include "loader/native_loader.h"
 #include "loader/py_support.h"
 
@@ -123,6 +124,7 @@ void NativeFinder::SetMounts(const py::list& configs) {
     for (py::handle d : t[1]) c.directories.push_back(ToString(d));
     c.pattern = ToString(t[2]);
     c.allow_external_symlinks = t[3].cast<bool>();
+    c.atomic = t.size() > 4 && t[4].cast<bool>();
     parsed.push_back(std::move(c));
   }
   absl::StatusOr<std::unique_ptr<MountTable>> table =
@@ -138,7 +140,7 @@ py::list NativeFinder::Mounts() const {
     for (size_t i = 0; i < m->directories().size(); ++i)
       dirs[i] = py::str(m->directories()[i]);
     out.append(py::make_tuple(m->package(), dirs, m->glob().text(),
-                              m->allow_external_symlinks()));
+                              m->allow_external_symlinks(), m->atomic()));
   }
   return out;
 }
@@ -253,7 +255,8 @@ py::object NativeFinder::FileSpec(const Resolution& r, absl::string_view name,
   bool is_package = r.kind == Resolution::Kind::kPackage;
   py::object loader = py::cast(NativeLoader(std::string(name), r.file, is_package,
                                             /*synthetic=*/false,
-                                            /*no_follow=*/!r.file_is_symlink));
+                                            /*no_follow=*/!r.file_is_symlink,
+                                            /*atomic=*/r.mount->atomic()));
   py::object spec = Refs().module_spec(fullname, loader, py::arg("origin") = r.file,
                                        py::arg("is_package") = is_package);
   spec.attr("has_location") = true;
@@ -278,7 +281,7 @@ py::object NativeFinder::FileSpec(const Resolution& r, absl::string_view name,
 py::object NativeFinder::SyntheticSpec(py::handle fullname, py::handle target) {
   std::string name = ToString(fullname);
   py::object loader = py::cast(NativeLoader(name, "", true, /*synthetic=*/true,
-                                            /*no_follow=*/false));
+                                            /*no_follow=*/false, /*atomic=*/false));
   py::object spec = Refs().module_spec(fullname, loader, py::arg("origin") = py::none(),
                                        py::arg("is_package") = true);
   py::list locations;
@@ -325,7 +328,7 @@ py::list NativeFinder::ListChildren(const py::object& package) {
   return out;
 }
 
-py::object NativeFinder::Load(const py::object& name) {
+py::object NativeFinder::Load(const py::object& name, bool atomic) {
   if (!PyUnicode_Check(name.ptr()))
     throw py::type_error("bridgeimport.load() takes a module name (str), not " +
                          std::string(Py_TYPE(name.ptr())->tp_name));
@@ -339,8 +342,10 @@ py::object NativeFinder::Load(const py::object& name) {
     py::object spec = py::getattr(module, "__spec__", py::none());
     if (!spec.is_none() &&
         py::isinstance<NativeLoader>(py::getattr(spec, "loader", py::none())) &&
-        !py::bool_(py::getattr(spec, "_initializing", py::bool_(false))))
+        !py::bool_(py::getattr(spec, "_initializing", py::bool_(false)))) {
+      RecordDependency(utf8);
       return py::reinterpret_borrow<py::object>(module);
+    }
   }
   py::dict r = Resolve(name);
   std::string kind = r["kind"].cast<std::string>();
@@ -357,8 +362,13 @@ py::object NativeFinder::Load(const py::object& name) {
                           utf8, "");
   // The import system proper: same module locks, same sys.modules protocol
   // as a plain import statement.
-  PyObject* top =
-      PyImport_ImportModuleLevelObject(name.ptr(), nullptr, nullptr, nullptr, 0);
+  PyObject* top;
+  if (atomic) {
+    AtomicScope scope;
+    top = PyImport_ImportModuleLevelObject(name.ptr(), nullptr, nullptr, nullptr, 0);
+  } else {
+    top = PyImport_ImportModuleLevelObject(name.ptr(), nullptr, nullptr, nullptr, 0);
+  }
   if (!top) throw py::error_already_set();
   Py_DECREF(top);
   PyObject* module = PyImport_GetModule(name.ptr());
@@ -371,6 +381,7 @@ py::object NativeFinder::Load(const py::object& name) {
                             utf8, "");
     throw py::error_already_set();
   }
+  RecordDependency(utf8);  // a load() during another bridge's execution
   return py::reinterpret_steal<py::object>(module);
 }
 
@@ -404,7 +415,7 @@ puts it at sys.meta_path[0].)doc")
       .def("mounts", &NativeFinder::Mounts)
       .def("resolve", &NativeFinder::Resolve, py::arg("name"))
       .def("list_children", &NativeFinder::ListChildren, py::arg("package"))
-      .def("load", &NativeFinder::Load, py::arg("name"))
+      .def("load", &NativeFinder::Load, py::arg("name"), py::arg("atomic") = false)
       .def("stats", &NativeFinder::Stats)
       .def("__repr__", [](const NativeFinder&) {
         return std::string("<bridgeimport.Finder>");

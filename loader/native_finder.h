@@ -36,10 +36,10 @@ class NativeFinder {
   NativeFinder();
 
   // Replaces the mounts. `configs` is a list of (package, [directories],
-  // pattern, allow_external_symlinks). Raises ValueError, FileNotFoundError or
+  // pattern, allow_external_symlinks, atomic). Raises ValueError, FileNotFoundError or
   // NotADirectoryError and keeps the old mounts if any entry is bad.
   void SetMounts(const py::list& configs);
-  // (package, (directories...), pattern, allow_external_symlinks) per mount.
+  // (package, (directories...), pattern, allow_external_symlinks, atomic).
   py::list Mounts() const;
 
   // The protocol entry point. Returns a new reference, or nullptr with a
@@ -48,7 +48,9 @@ class NativeFinder {
   void InvalidateCaches();
 
   // bridgeimport.load(): the module a plain import of `name` returns.
-  py::object Load(const py::object& name);
+  // With `atomic`, a failure also removes every bridge module first loaded
+  // during this load (load_context.h).
+  py::object Load(const py::object& name, bool atomic);
   // The resolution of `name` as a dict (kind, file, directory, mount, detail).
   py::dict Resolve(const py::object& name);
   // Direct children of a served package: (name, is_package, file, shadowed).

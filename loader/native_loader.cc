@@ -1,9 +1,11 @@
 #include "loader/native_loader.h"
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 #include <vector>
 
+#include "loader/load_context.h"
 #include "loader/py_support.h"
 
 namespace bridgeimport {
@@ -67,12 +69,13 @@ std::string JoinNames(const std::vector<std::string>& names) {
 }  // namespace
 
 NativeLoader::NativeLoader(std::string name, std::string path, bool is_package,
-                           bool synthetic, bool no_follow)
+                           bool synthetic, bool no_follow, bool atomic)
     : name_(std::move(name)),
       path_(std::move(path)),
       is_package_(is_package),
       synthetic_(synthetic),
       no_follow_(no_follow),
+      atomic_(atomic),
       source_(py::none()) {}
 
 py::object NativeLoader::path() const {
@@ -171,6 +174,12 @@ void NativeLoader::ExecModule(py::handle module) {
     subtree_before = SubtreeEntries(prefix);
   }
 
+  LoadFrame frame(name_, first_load, atomic_);
+  const auto started = std::chrono::steady_clock::now();
+  auto elapsed = [&started]() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+        .count();
+  };
   try {
     py::object code = Compile();
     if (!ns.contains("__builtins__"))
@@ -179,15 +188,20 @@ void NativeLoader::ExecModule(py::handle module) {
     if (!result) throw py::error_already_set();
     Py_DECREF(result);
   } catch (py::error_already_set& error) {
+    RecordExecution(name_, elapsed(), false);
     std::string note = "bridgeimport: executing '" + path_ + "' as module '" +
                        name_ + "' failed; ";
     if (first_load) {
       std::vector<std::string> rolled_back;
       if (is_package_) rolled_back = RestoreSubtree(prefix, subtree_before);
       rolled_back.insert(rolled_back.begin(), name_);
-      note += "rolled back sys.modules: " + JoinNames(rolled_back) +
-              ". Fix the error and import again.";
+      note += "rolled back sys.modules: " + JoinNames(rolled_back);
+      std::vector<std::string> atomic = frame.Failed();
+      if (!atomic.empty())
+        note += "; atomic mode also removed: " + JoinNames(atomic);
+      note += ". Fix the error and import again.";
     } else {
+      frame.Failed();
       PyDict_Clear(ns.ptr());
       if (PyDict_Update(ns.ptr(), snapshot.ptr()) != 0) PyErr_Clear();
       note += "the module keeps its previous contents (namespace restored).";
@@ -195,6 +209,8 @@ void NativeLoader::ExecModule(py::handle module) {
     AddNote(error, note);
     throw;
   }
+  RecordExecution(name_, elapsed(), true);
+  frame.Succeeded(module);
 }
 
 void RegisterNativeLoader(py::module_& m) {

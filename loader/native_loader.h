@@ -37,7 +37,7 @@ class NativeLoader {
   // A loader for the source file `path`. `synthetic` loaders have no file:
   // they provide namespace-like packages for mount prefixes.
   NativeLoader(std::string name, std::string path, bool is_package,
-               bool synthetic, bool no_follow);
+               bool synthetic, bool no_follow, bool atomic);
 
   const std::string& name() const { return name_; }
   py::object path() const;  // None for synthetic packages
@@ -64,6 +64,7 @@ class NativeLoader {
   bool is_package_;
   bool synthetic_;
   bool no_follow_;
+  bool atomic_;        // roll back every bridge first loaded by a failed exec
   py::object source_;  // bytes last compiled, or None
 };
 

@@ -1,0 +1,103 @@
+// load_context.h: what bridgeimport tracks while bridge modules execute.
+//
+// Each exec_module() of a bridge module opens a LoadFrame on its thread. The
+// frames give two things DESIGN.md section 5 asks for:
+//
+//  * Dependency recording: the bridge modules a module's execution imports,
+//    directly (import statements, `from x import y`, function-level imports
+//    run during exec, bridgeimport.load(), importlib.import_module() of a
+//    module not loaded yet). Import statements of modules already in
+//    sys.modules never reach a loader, so while any frame is open anywhere,
+//    builtins.__import__ is wrapped by a native pass-through that records
+//    imports for its own thread's innermost frame. The wrapper is installed
+//    when the first frame opens and removed when the last one closes (unless
+//    someone else replaced __import__ meanwhile: then it stays, as a
+//    pass-through, inside their chain).
+//
+//  * Opt-in atomic loads: every bridge module first loaded inside a failed
+//    atomic frame is removed again (sys.modules entry and parent attribute).
+//    Atomic frames come from bridgeimport.load(name, atomic=True) on this
+//    thread, from a mount made with atomic=True, or from an enclosing atomic
+//    frame. It is not the default because other threads may already hold the
+//    siblings a failed import loaded; removing them splits identity for them.
+//
+// All of it runs with the GIL held.
+#ifndef BRIDGEIMPORT_LOADER_LOAD_CONTEXT_H_
+#define BRIDGEIMPORT_LOADER_LOAD_CONTEXT_H_
+
+#include <pybind11/pybind11.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+
+namespace bridgeimport {
+
+namespace py = pybind11;
+
+class LoadFrame {
+ public:
+  LoadFrame(std::string name, bool first_load, bool atomic);
+  ~LoadFrame();
+  LoadFrame(const LoadFrame&) = delete;
+  LoadFrame& operator=(const LoadFrame&) = delete;
+
+  // The module executed successfully: its dependencies are committed and the
+  // enclosing frame learns about it.
+  void Succeeded(py::handle module);
+  // The module failed. For an atomic frame, removes the bridge modules first
+  // loaded inside it and returns their names.
+  std::vector<std::string> Failed();
+
+ private:
+  friend void RecordDependency(const std::string& name);
+  friend PyObject* ImportHook(PyObject*, PyObject* const*, Py_ssize_t,
+                              PyObject*);
+  LoadFrame* parent_;
+  std::string name_;
+  bool first_load_;
+  bool atomic_;
+  bool done_ = false;
+  absl::flat_hash_set<std::string> deps_;
+  std::vector<std::pair<std::string, py::object>> loaded_first_;
+};
+
+// Marks loads started on this thread while alive as atomic.
+class AtomicScope {
+ public:
+  AtomicScope();
+  ~AtomicScope();
+};
+
+// Records `name` (if it is a bridge module) as a dependency of the innermost
+// frame on this thread, if any.
+void RecordDependency(const std::string& name);
+
+// True if `module`'s spec was made by bridgeimport's finder.
+bool IsBridgeModule(py::handle module);
+
+// Direct dependencies of `name` recorded at its last successful execution,
+// and the modules whose recorded dependencies include `name`.
+py::list Dependencies(const std::string& name);
+py::list Dependents(const std::string& name);
+// {module: [dependencies]} for every module with a record.
+py::dict DependencyGraph();
+// Forgets the record of `name` (its module left sys.modules for good).
+void ForgetDependencies(const std::string& name);
+
+// Counts one execution of `name` (first load or reload) that took `seconds`.
+void RecordExecution(const std::string& name, double seconds, bool ok);
+// {executions, failures, total_seconds, last_seconds} for `name`, or None.
+py::object ExecutionStats(const std::string& name);
+
+// builtins.__import__ while frames are open (see the file comment).
+PyObject* ImportHook(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                     PyObject* kwnames);
+
+void RegisterLoadContext(py::module_& m);
+
+}  // namespace bridgeimport
+
+#endif  // BRIDGEIMPORT_LOADER_LOAD_CONTEXT_H_
