@@ -20,13 +20,18 @@ from types import ModuleType
 from . import _native
 from ._mounts import Mount, find_mount, install, installed, mount, mounts, unmount, uninstall
 from ._native import BridgeImportError, BridgeNotFoundError, InvalidModuleNameError
+from ._registry import BridgeCollisionWarning, Registry
 
 __all__ = [
+    "BridgeCollisionWarning",
     "BridgeImportError",
     "BridgeNotFoundError",
     "InvalidModuleNameError",
     "Mount",
     "Finder",
+    "Registry",
+    "dependencies",
+    "dependents",
     "Loader",
     "find_mount",
     "install",
@@ -34,6 +39,7 @@ __all__ = [
     "load",
     "mount",
     "mounts",
+    "reload",
     "unmount",
     "uninstall",
 ]
@@ -50,7 +56,7 @@ for _base in (_abc.Loader, _abc.InspectLoader, _abc.ExecutionLoader, _abc.Resour
 del _base
 
 
-def load(name: str) -> ModuleType:
+def load(name: str, *, atomic: bool = False) -> ModuleType:
     """Returns the bridge module ``name``, importing it if needed.
 
     The result is the very object a plain ``import name`` gives (same
@@ -60,7 +66,50 @@ def load(name: str) -> ModuleType:
     below it are removed) and the original exception propagates with a note
     naming the file.
 
+    With ``atomic=True`` a failure also removes every other bridge module
+    first loaded during this load (siblings it imported before failing, and
+    their parent-package attributes). That is not the default because another
+    thread may already hold such a sibling: removing it would give that thread
+    and later importers two different module objects.
+
     Raises InvalidModuleNameError for a malformed name and BridgeNotFoundError
     when no mount serves it.
     """
-    return _native.finder.load(name)
+    return _native.finder.load(name, atomic)
+
+
+def reload(module: "ModuleType | str") -> ModuleType:
+    """Re-executes the newest source of a loaded bridge module in the same
+    module object (``importlib.reload`` semantics, identity kept).
+
+    If the new code raises or does not compile, the module's namespace is
+    restored to exactly its pre-reload contents (same keys, same objects) and
+    the error propagates with a note. Reloading a package re-executes its
+    ``__init__`` only, as CPython does. Accepts a module or its name.
+    """
+    import importlib
+    import sys
+
+    if isinstance(module, str):
+        name = module
+        module = sys.modules.get(name)
+        if module is None:
+            raise BridgeNotFoundError(f"bridgeimport: {name!r} is not loaded; load() it first",
+                                      name=name)
+    spec = getattr(module, "__spec__", None)
+    if not isinstance(getattr(spec, "loader", None), Loader):
+        raise TypeError(f"bridgeimport.reload() takes a bridge module, not {module!r}")
+    return importlib.reload(module)
+
+
+def dependencies(name: str) -> list:
+    """The bridge modules whose import the last successful execution of
+    ``name`` performed directly (import statements, ``from x import y``,
+    imports in functions called during execution, ``load()``), sorted."""
+    return _native.dependencies(name)
+
+
+def dependents(name: str) -> list:
+    """The bridge modules whose recorded :func:`dependencies` include
+    ``name``, sorted."""
+    return _native.dependents(name)

@@ -27,21 +27,23 @@ class Mount:
     priority order: the first directory holding a name serves it.
     """
 
-    __slots__ = ("package", "directories", "pattern", "allow_external_symlinks")
+    __slots__ = ("package", "directories", "pattern", "allow_external_symlinks", "atomic")
 
     def __init__(self, package: str, directories: Tuple[str, ...], pattern: str,
-                 allow_external_symlinks: bool) -> None:
+                 allow_external_symlinks: bool, atomic: bool = False) -> None:
         self.package = package
         self.directories = directories
         self.pattern = pattern
         self.allow_external_symlinks = allow_external_symlinks
+        self.atomic = atomic
 
     def __repr__(self) -> str:
         dirs = ", ".join(repr(d) for d in self.directories)
         return f"Mount({self.package!r}, {dirs}, pattern={self.pattern!r})"
 
     def _config(self) -> tuple:
-        return (self.package, list(self.directories), self.pattern, self.allow_external_symlinks)
+        return (self.package, list(self.directories), self.pattern,
+                self.allow_external_symlinks, self.atomic)
 
     def modules(self) -> List[str]:
         """Every module name this mount serves (packages included), sorted.
@@ -70,7 +72,8 @@ class Mount:
         """Adds a directory after the existing ones (lower priority) and returns
         the updated Mount."""
         return mount(self.package, *self.directories, directory, pattern=self.pattern,
-                     allow_external_symlinks=self.allow_external_symlinks, replace=True)
+                     allow_external_symlinks=self.allow_external_symlinks,
+                     atomic=self.atomic, replace=True)
 
 
 def _check_package(package: object) -> str:
@@ -96,9 +99,15 @@ def _push(table: Dict[str, "Mount"]) -> None:
 
 
 def mount(package: str, *directories: PathLike, pattern: str = "*.py",
-          allow_external_symlinks: bool = False, replace: bool = False) -> Mount:
+          allow_external_symlinks: bool = False, atomic: bool = False,
+          replace: bool = False) -> Mount:
     """Serves ``package.<name>`` from ``<directory>/<name>.py`` files matching
     ``pattern`` (and subpackages: subdirectories holding ``__init__.py``).
+
+    ``atomic=True`` makes every failed load of a module of this mount also
+    remove the bridge modules first loaded during it (see :func:`load`).
+    ``allow_external_symlinks=True`` follows symlinks whose targets leave the
+    mount's directories (refused by default).
 
     Installs the finder if needed. Mounting the same configuration twice
     returns the existing Mount; a different one for a mounted package needs
@@ -112,7 +121,7 @@ def mount(package: str, *directories: PathLike, pattern: str = "*.py",
     if not isinstance(pattern, str):
         raise TypeError("bridgeimport: pattern must be a str glob such as '*.py'")
     dirs = tuple(dict.fromkeys(_absolute(d) for d in directories))
-    new = Mount(package, dirs, pattern, bool(allow_external_symlinks))
+    new = Mount(package, dirs, pattern, bool(allow_external_symlinks), bool(atomic))
     with _lock:
         old = _mounts.get(package)
         if old is not None and old._config() == new._config():

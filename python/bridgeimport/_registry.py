@@ -1,0 +1,223 @@
+"""``Registry``: a language runtime's standard library of bridge files.
+
+A registry names the bridge modules of one mounted package by a short key
+(``datetime`` for ``datetime_bridge.py``) and hands out exactly the objects a
+plain import would: every load goes through :func:`bridgeimport.load`, so
+``reg.get("datetime") is sys.modules["<package>.datetime_bridge"]``.
+
+Discovery is lazy and executes nothing: names come from directory listings
+(cached by the native finder). Collisions, where one key or module name is
+claimed by two files, are reported with a BridgeCollisionWarning naming both.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+import time
+import warnings
+from types import ModuleType
+from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple
+
+from . import _mounts, _native
+
+
+class BridgeCollisionWarning(UserWarning):
+    """Two bridge files claim the same registry key or module name; the
+    warning names both and says which one is served."""
+
+
+KeyFunction = Callable[[str], str]
+
+
+def key_from_pattern(pattern: str) -> KeyFunction:
+    """The default key function for a glob: ``*_bridge.py`` maps the stem
+    ``datetime_bridge`` to ``datetime``; ``*.py`` keeps stems as they are."""
+    match = re.fullmatch(r"\*([^*?\[\]]*)\.py", pattern)
+    suffix = match.group(1) if match else ""
+
+    def key(stem: str) -> str:
+        if suffix and stem.endswith(suffix) and len(stem) > len(suffix):
+            return stem[: -len(suffix)]
+        return stem
+
+    return key
+
+
+class Registry:
+    """Bridge modules of ``package`` by key.
+
+    ``Registry(package, *directories, pattern="*_bridge.py", key=None)``
+    mounts ``directories`` under ``package`` (or extends/uses an existing
+    mount of it with the same pattern); ``key`` maps a file stem to a key
+    (default: the stem minus the glob's literal suffix).
+    """
+
+    def __init__(self, package: str, *directories: "_mounts.PathLike",
+                 pattern: str = "*_bridge.py", key: Optional[KeyFunction] = None) -> None:
+        self.package = package
+        self.pattern = pattern
+        self._key = key or key_from_pattern(pattern)
+        self._lock = threading.RLock()
+        self._index: Optional[Dict[str, Tuple[str, str]]] = None  # key -> (module, file)
+        self._warned: Set[Tuple[str, ...]] = set()
+        self._gets: Dict[str, int] = {}
+        self._load_seconds: Dict[str, float] = {}
+        existing = _mounts.find_mount(package)
+        if existing is not None and existing.pattern != pattern:
+            raise ValueError(
+                f"bridgeimport: {package!r} is mounted with pattern {existing.pattern!r}, "
+                f"not {pattern!r}; a Registry uses its mount's pattern")
+        if directories:
+            if existing is None:
+                _mounts.mount(package, *directories, pattern=pattern)
+            else:
+                for d in directories:
+                    if _mounts._absolute(d) not in _mounts.find_mount(package).directories:
+                        _mounts.find_mount(package).add_directory(d)
+        elif existing is None:
+            raise ValueError(f"bridgeimport: Registry({package!r}) needs directories, "
+                             "or a mount of that package made before")
+
+    def __repr__(self) -> str:
+        return f"Registry({self.package!r}, pattern={self.pattern!r}, {len(self)} names)"
+
+    # -- discovery ---------------------------------------------------------
+
+    def _scan(self) -> Dict[str, Tuple[str, str]]:
+        index: Dict[str, Tuple[str, str]] = {}
+        for stem, _is_package, file, shadowed in _native.finder.list_children(self.package):
+            module = f"{self.package}.{stem}"
+            for hidden in shadowed:
+                self._warn_once(("shadow", module, hidden),
+                                f"bridgeimport registry {self.package!r}: {module!r} is served "
+                                f"from {file!r}; {hidden!r} has the same name and is ignored")
+            key = self._key(stem)
+            if key in index:
+                served_module, served_file = index[key]
+                self._warn_once(("key", key, served_file, file),
+                                f"bridgeimport registry {self.package!r}: key {key!r} is claimed "
+                                f"by {served_file!r} ({served_module}) and {file!r} ({module}); "
+                                f"{served_file!r} is served")
+                continue
+            index[key] = (module, file)
+        return index
+
+    def _warn_once(self, token: Tuple[str, ...], message: str) -> None:
+        if token not in self._warned:
+            self._warned.add(token)
+            warnings.warn(message, BridgeCollisionWarning, stacklevel=4)
+
+    def _entries(self) -> Dict[str, Tuple[str, str]]:
+        with self._lock:
+            if self._index is None:
+                self._index = self._scan()
+            return self._index
+
+    def names(self) -> List[str]:
+        """The keys, sorted. Lists directories; executes nothing."""
+        return sorted(self._entries())
+
+    def module_name(self, key: str) -> str:
+        """The full module name behind ``key``."""
+        return self._lookup(key)[0]
+
+    def _lookup(self, key: str) -> Tuple[str, str]:
+        entries = self._entries()
+        if key not in entries:
+            with self._lock:  # the directories may have changed since the scan
+                self._index = self._scan()
+                entries = self._index
+        try:
+            return entries[key]
+        except KeyError:
+            raise KeyError(f"bridgeimport registry {self.package!r} has no {key!r}; "
+                           f"names: {', '.join(sorted(entries)) or '(none)'}") from None
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in self._entries()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._entries())
+
+    # -- loading -----------------------------------------------------------
+
+    def get(self, key: str) -> ModuleType:
+        """The bridge module behind ``key``: the same object a plain import of
+        its module name returns (loaded through :func:`bridgeimport.load`)."""
+        from . import load
+
+        module_name = self.module_name(key)
+        with self._lock:
+            self._gets[key] = self._gets.get(key, 0) + 1
+        if module_name in sys.modules:
+            return load(module_name)
+        started = time.perf_counter()
+        module = load(module_name)
+        with self._lock:
+            self._load_seconds.setdefault(key, time.perf_counter() - started)
+        return module
+
+    __getitem__ = get
+
+    def reload(self, key: str) -> ModuleType:
+        """Re-executes ``key``'s newest source in the same module object
+        (atomic: on failure the old namespace is restored)."""
+        from . import load, reload
+
+        module_name = self.module_name(key)
+        if module_name not in sys.modules:
+            return load(module_name)
+        return reload(sys.modules[module_name])
+
+    def refresh(self) -> Dict[str, List[str]]:
+        """Rescans the directories (new, removed and shadowed files) and
+        reloads every loaded module of the registry. Returns
+        ``{"added": [...], "removed": [...], "reloaded": [...], "failed": [...]}``;
+        a module whose reload fails keeps its previous contents."""
+        with self._lock:
+            before = set(self._entries())
+            _native.finder.invalidate_caches()
+            self._index = self._scan()
+            after = set(self._index)
+        reloaded, failed = [], []
+        for key in sorted(after):
+            module_name = self._index[key][0]
+            if module_name in sys.modules:
+                try:
+                    self.reload(key)
+                    reloaded.append(key)
+                except Exception:
+                    failed.append(key)
+        return {"added": sorted(after - before), "removed": sorted(before - after),
+                "reloaded": reloaded, "failed": failed}
+
+    def add_directory(self, directory: "_mounts.PathLike") -> None:
+        """Adds an extension directory after the existing ones; its files
+        serve keys the earlier directories do not have (collisions warn)."""
+        mount = _mounts.find_mount(self.package)
+        if mount is None:
+            raise ValueError(f"bridgeimport: {self.package!r} is no longer mounted")
+        mount.add_directory(directory)
+        with self._lock:
+            self._index = self._scan()
+
+    def stats(self) -> Dict[str, dict]:
+        """Per key: module name, file, whether it is loaded, ``gets`` (calls to
+        get), ``load_seconds`` (the first get that loaded it), and the
+        loader's ``executions``/``failures``/``total_seconds``/
+        ``last_seconds`` for that module however it was imported."""
+        out: Dict[str, dict] = {}
+        with self._lock:
+            for key, (module_name, file) in sorted(self._entries().items()):
+                executed = _native.execution_stats(module_name) or {
+                    "executions": 0, "failures": 0, "total_seconds": 0.0, "last_seconds": 0.0}
+                out[key] = {"module": module_name, "file": file,
+                            "loaded": module_name in sys.modules,
+                            "gets": self._gets.get(key, 0),
+                            "load_seconds": self._load_seconds.get(key), **executed}
+        return out
