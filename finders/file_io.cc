@@ -1,0 +1,153 @@
+#include "finders/file_io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace bridgeimport {
+namespace {
+
+absl::Status ErrnoStatus(int err, absl::string_view what, absl::string_view path) {
+  std::string message = absl::StrCat(what, " '", path, "': ", strerror(err));
+  if (err == ENOENT) return absl::NotFoundError(message);
+  if (err == EACCES || err == EPERM || err == EROFS)
+    return absl::PermissionDeniedError(message);
+  return absl::UnavailableError(message);
+}
+
+// Closes a descriptor on scope exit.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+ private:
+  int fd_;
+};
+
+bool IsDirectory(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string Dirname(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return std::string();
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+}  // namespace
+
+int64_t WallClockNanos() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+absl::StatusOr<FileStat> StatFile(const std::string& path, bool no_follow) {
+  struct stat st;
+  if ((no_follow ? lstat(path.c_str(), &st) : stat(path.c_str(), &st)) != 0)
+    return ErrnoStatus(errno, "cannot stat", path);
+  if (S_ISLNK(st.st_mode)) return ErrnoStatus(ELOOP, "cannot stat", path);
+  FileStat out;
+  out.mtime_sec = st.st_mtim.tv_sec;
+  out.mtime_nsec = st.st_mtim.tv_nsec;
+  out.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  out.size = static_cast<uint64_t>(st.st_size);
+  out.mode = st.st_mode;
+  return out;
+}
+
+absl::StatusOr<FileContents> ReadWholeFile(const std::string& path,
+                                           bool no_follow) {
+  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | (no_follow ? O_NOFOLLOW : 0)));
+  if (fd.get() < 0) return ErrnoStatus(errno, "cannot open", path);
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, "cannot stat", path);
+  if (!S_ISREG(st.st_mode))
+    return ErrnoStatus(S_ISDIR(st.st_mode) ? EISDIR : EINVAL,
+                       "not a regular file:", path);
+  FileContents out;
+  out.mtime_sec = st.st_mtim.tv_sec;
+  out.mtime_nsec = st.st_mtim.tv_nsec;
+  out.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  out.size = static_cast<uint64_t>(st.st_size);
+  out.mode = st.st_mode;
+  out.data.resize(out.size);
+  size_t done = 0;
+  while (true) {
+    if (done == out.data.size()) out.data.resize(out.data.size() * 2 + 4096);
+    ssize_t n = read(fd.get(), &out.data[done], out.data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "cannot read", path);
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  out.data.resize(done);
+  return out;
+}
+
+absl::Status WriteFileAtomic(const std::string& path, absl::string_view data,
+                             mode_t mode) {
+  // Create missing parents, outermost first (as CPython's set_data).
+  std::vector<std::string> missing;
+  for (std::string parent = Dirname(path); !parent.empty() && !IsDirectory(parent);
+       parent = Dirname(parent)) {
+    missing.push_back(parent);
+    if (parent == "/") break;
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (mkdir(it->c_str(), 0777) != 0 && errno != EEXIST)
+      return ErrnoStatus(errno, "cannot create directory", *it);
+  }
+  static std::atomic<uint64_t> counter{0};
+  std::string temp = absl::StrCat(path, ".", getpid(), ".", counter.fetch_add(1),
+                                  ".", WallClockNanos() % 1000000, ".tmp");
+  Fd fd(open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0666));
+  if (fd.get() < 0) return ErrnoStatus(errno, "cannot create", temp);
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = write(fd.get(), data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      unlink(temp.c_str());
+      return ErrnoStatus(err, "cannot write", temp);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (close(fd.release()) != 0) {
+    int err = errno;
+    unlink(temp.c_str());
+    return ErrnoStatus(err, "cannot write", temp);
+  }
+  if (rename(temp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    unlink(temp.c_str());
+    return ErrnoStatus(err, "cannot replace", path);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace bridgeimport

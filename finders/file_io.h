@@ -1,0 +1,61 @@
+// file_io.h: whole-file reads and atomic writes for the bytecode cache.
+//
+// Reads report the file's metadata from the same open descriptor, so what is
+// validated is what was read. Writes follow CPython's set_data/_write_atomic:
+// missing parent directories are created one by one (a concurrent creator is
+// fine), the data goes to a unique temporary file opened O_EXCL in the target
+// directory, then rename() replaces the target atomically, so a reader sees
+// the old file or the new one, never a torn one. Every failure (read-only
+// tree, full disk, permissions) is reported, never fatal: callers just skip
+// the cache.
+#ifndef BRIDGEIMPORT_FINDERS_FILE_IO_H_
+#define BRIDGEIMPORT_FINDERS_FILE_IO_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace bridgeimport {
+
+struct FileContents {
+  std::string data;
+  int64_t mtime_sec = 0;
+  int64_t mtime_nsec = 0;
+  int64_t mtime_ns = 0;
+  uint64_t size = 0;  // st_size at open time
+  mode_t mode = 0;
+};
+
+struct FileStat {
+  int64_t mtime_sec = 0;
+  int64_t mtime_nsec = 0;
+  int64_t mtime_ns = 0;
+  uint64_t size = 0;
+  mode_t mode = 0;
+};
+
+// Reads a regular file whole. With `no_follow`, a final symlink is refused.
+// The error status carries errno's text; NotFound for ENOENT.
+absl::StatusOr<FileContents> ReadWholeFile(const std::string& path,
+                                           bool no_follow);
+
+// stat() of a path. With `no_follow`, a path that is a symlink is an error
+// (the finder saw a regular file there).
+absl::StatusOr<FileStat> StatFile(const std::string& path, bool no_follow);
+
+// Writes `data` to `path` atomically with permission bits `mode & 0666`,
+// creating missing parent directories.
+absl::Status WriteFileAtomic(const std::string& path, absl::string_view data,
+                             mode_t mode);
+
+// The wall clock in nanoseconds since the epoch (CLOCK_REALTIME).
+int64_t WallClockNanos();
+
+}  // namespace bridgeimport
+
+#endif  // BRIDGEIMPORT_FINDERS_FILE_IO_H_
