@@ -260,6 +260,8 @@ py::object NativeFinder::FileSpec(const Resolution& r, absl::string_view name,
   py::object spec = Refs().module_spec(fullname, loader, py::arg("origin") = r.file,
                                        py::arg("is_package") = is_package);
   spec.attr("has_location") = true;
+  std::string cached = CachePathFor(r.file);
+  if (!cached.empty()) spec.attr("cached") = cached;
   if (is_package) {
     py::list locations;
     if (GlobEnforced(*r.mount))

@@ -1,10 +1,14 @@
 #include "loader/native_loader.h"
 
+#include <marshal.h>  // not part of Python.h
+
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <utility>
 #include <vector>
 
+#include "finders/pyc_header.h"
 #include "loader/load_context.h"
 #include "loader/py_support.h"
 
@@ -97,11 +101,119 @@ py::object NativeLoader::CreateModule(py::handle) const {
   return py::none();  // default module creation, as SourceFileLoader
 }
 
-py::object NativeLoader::Compile() {
-  py::bytes data = ReadFileForModule(path_, name_, no_follow_);
-  py::object code = Refs().compile(data, path_, "exec", py::arg("dont_inherit") = true);
-  source_ = std::move(data);
+namespace {
+
+std::string CheckHashBasedPycs() {
+  return py::getattr(Refs().imp, "check_hash_based_pycs", py::str("default"))
+      .cast<std::string>();
+}
+
+bool DontWriteBytecode() {
+  PyObject* flag = PySys_GetObject("dont_write_bytecode");  // borrowed
+  return flag != nullptr && PyObject_IsTrue(flag) == 1;
+}
+
+// The code object in a pyc body, or None if it is not one (corrupt, foreign,
+// truncated): such a file is ignored and rewritten, never trusted.
+py::object UnmarshalCode(const std::string& pyc, const std::string& source_path) {
+  PyObject* obj = PyMarshal_ReadObjectFromString(
+      pyc.data() + kPycHeaderSize, static_cast<Py_ssize_t>(pyc.size() - kPycHeaderSize));
+  if (obj == nullptr) {
+    PyErr_Clear();
+    return py::none();
+  }
+  py::object code = py::reinterpret_steal<py::object>(obj);
+  if (!PyCode_Check(code.ptr())) return py::none();
+  Refs().imp.attr("_fix_co_filename")(code, source_path);
   return code;
+}
+
+}  // namespace
+
+py::object NativeLoader::Compile() {
+  // importlib's SourceLoader.get_code, natively: a valid pyc is used as is; a
+  // missing, stale, corrupt or untrusted one is replaced after compiling.
+  const PyRefs& refs = Refs();
+  const std::string cache_path = CachePathFor(path_);
+  std::optional<FileContents> source;
+  bool hash_based = false;
+  bool check_source = true;
+  if (!cache_path.empty()) {
+    absl::StatusOr<FileStat> source_stat = StatFile(path_, no_follow_);
+    absl::StatusOr<FileContents> pyc;
+    if (source_stat.ok()) {
+      py::gil_scoped_release unlocked;
+      pyc = ReadWholeFile(cache_path, false);
+    }
+    absl::StatusOr<PycHeader> header =
+        pyc.ok() ? ParsePycHeader(pyc->data, refs.magic)
+                 : absl::StatusOr<PycHeader>(pyc.status());
+    if (header.ok()) {
+      bool valid = false;
+      if (header->hash_based()) {
+        hash_based = true;
+        check_source = header->check_source();
+        std::string mode = CheckHashBasedPycs();
+        if (mode != "never" && (check_source || mode == "always")) {
+          source = ReadFileForModule(path_, name_, no_follow_);
+          py::bytes hash = refs.source_hash(py::bytes(source->data));
+          valid = std::string(hash) == header->source_hash;
+        } else {
+          valid = true;  // unchecked hash-based pyc: trusted by definition
+        }
+      } else {
+        valid = TimestampMatches(*header,
+                                 PycMtimeSeconds(source_stat->mtime_sec,
+                                                 source_stat->mtime_nsec),
+                                 source_stat->size) &&
+                !TimestampPycIsRacy(source_stat->mtime_ns, pyc->mtime_ns);
+      }
+      if (valid) {
+        py::object code = UnmarshalCode(pyc->data, path_);
+        if (!code.is_none()) {
+          if (source.has_value()) source_ = py::bytes(source->data);
+          return code;
+        }
+      }
+    }
+  }
+  if (!source.has_value()) source = ReadFileForModule(path_, name_, no_follow_);
+  py::bytes data(source->data);
+  py::object code = refs.compile(data, path_, "exec", py::arg("dont_inherit") = true);
+  source_ = data;
+  if (!cache_path.empty() && !DontWriteBytecode()) WritePyc(cache_path, code, *source,
+                                                            hash_based, check_source);
+  return code;
+}
+
+void NativeLoader::WritePyc(const std::string& cache_path, const py::object& code,
+                            const FileContents& source, bool hash_based,
+                            bool check_source) const {
+  const PyRefs& refs = Refs();
+  std::string header;
+  if (hash_based) {
+    py::bytes hash = refs.source_hash(py::bytes(source.data));
+    header = MakeHashPycHeader(refs.magic, std::string(hash), check_source);
+  } else {
+    // A timestamp pyc written before the source's second is over could not be
+    // told from a same-second rewrite later: do not write one (never stale).
+    if (TimestampPycIsRacy(source.mtime_ns, WallClockNanos())) return;
+    header = MakeTimestampPycHeader(
+        refs.magic, PycMtimeSeconds(source.mtime_sec, source.mtime_nsec),
+        source.data.size());
+  }
+  PyObject* marshalled = PyMarshal_WriteObjectToString(code.ptr(), Py_MARSHAL_VERSION);
+  if (marshalled == nullptr) {
+    PyErr_Clear();  // an unmarshallable constant: just no cache
+    return;
+  }
+  py::bytes body = py::reinterpret_steal<py::bytes>(marshalled);
+  header += std::string(body);
+  mode_t mode = (source.mode | 0200) & 0666;  // as CPython's _calc_mode
+  py::gil_scoped_release unlocked;
+  // Read-only trees, full disks, permissions: the cache is skipped, the
+  // import goes on (CPython's set_data does the same).
+  (void)WriteFileAtomic(cache_path, header, mode);
 }
 
 py::object NativeLoader::GetCode(py::object fullname) {
@@ -114,7 +226,7 @@ py::object NativeLoader::GetSource(py::object fullname) {
   CheckName(fullname);
   if (synthetic_) return py::str("");
   py::object data = source_;
-  if (data.is_none()) data = ReadFileForModule(path_, name_, no_follow_);
+  if (data.is_none()) data = py::bytes(ReadFileForModule(path_, name_, no_follow_).data);
   return Refs().decode_source(data);
 }
 
@@ -135,7 +247,7 @@ bool NativeLoader::IsPackage(py::object fullname) const {
 }
 
 py::bytes NativeLoader::GetData(const std::string& path) const {
-  return ReadFileForModule(path, name_, false);
+  return py::bytes(ReadFileForModule(path, name_, false).data);
 }
 
 std::string NativeLoader::Repr() const {

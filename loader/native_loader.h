@@ -25,6 +25,8 @@
 
 #include <string>
 
+#include "finders/file_io.h"
+
 namespace bridgeimport {
 
 namespace py = pybind11;
@@ -56,8 +58,12 @@ class NativeLoader {
   // Raises ImportError if `fullname` is given and is not this loader's name,
   // as CPython's _check_name decorator does.
   void CheckName(const py::object& fullname) const;
-  // Reads and compiles the file; remembers the bytes for GetSource().
+  // The module's code: from a valid bytecode cache file, else compiled from
+  // the source (whose bytes are then kept for GetSource()) and cached.
   py::object Compile();
+  void WritePyc(const std::string& cache_path, const py::object& code,
+                const FileContents& source, bool hash_based,
+                bool check_source) const;
 
   std::string name_;
   std::string path_;

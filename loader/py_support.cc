@@ -1,5 +1,7 @@
 #include "loader/py_support.h"
 
+#include "finders/pyc_header.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -28,14 +30,6 @@ py::object NewException(py::module_& m, const char* name, const char* doc,
   return obj;
 }
 
-// Closes a file descriptor on scope exit.
-struct FdCloser {
-  int fd;
-  ~FdCloser() {
-    if (fd >= 0) close(fd);
-  }
-};
-
 }  // namespace
 
 const PyRefs& Refs() { return MutableRefs(); }
@@ -49,6 +43,12 @@ void InitPyRefs(py::module_& m) {
   r.sys = py::module_::import("sys");
   for (py::handle s : machinery.attr("all_suffixes")())
     r.module_suffixes.push_back(s.cast<std::string>());
+  py::module_ util = py::module_::import("importlib.util");
+  r.magic = util.attr("MAGIC_NUMBER").cast<std::string>();
+  r.source_hash = util.attr("source_hash");
+  r.imp = py::module_::import("_imp");
+  py::object tag = r.sys.attr("implementation").attr("cache_tag");
+  if (!tag.is_none()) r.cache_tag = tag.cast<std::string>();
 
   r.bridge_error = NewException(
       m, "BridgeImportError",
@@ -63,7 +63,10 @@ void InitPyRefs(py::module_& m) {
       "No mounted directory serves the requested bridge module.",
       py::make_tuple(py::handle(PyExc_ModuleNotFoundError), r.bridge_error));
 
-  py::cpp_function release([]() { MutableRefs() = PyRefs(); });
+  py::cpp_function release([]() {
+    PyRefs empty;
+    std::swap(MutableRefs(), empty);
+  });
   py::module_::import("atexit").attr("register")(release);
 }
 
@@ -102,56 +105,44 @@ py::dict SysModules() {
   return py::reinterpret_borrow<py::dict>(PyImport_GetModuleDict());
 }
 
-py::bytes ReadFileForModule(const std::string& path, const std::string& module,
-                            bool no_follow) {
-  std::string data;
-  int err = 0;
-  const char* what = "";
+FileContents ReadFileForModule(const std::string& path, const std::string& module,
+                               bool no_follow) {
+  absl::StatusOr<FileContents> contents;
   {
     py::gil_scoped_release unlocked;
-    int flags = O_RDONLY | O_CLOEXEC | (no_follow ? O_NOFOLLOW : 0);
-    FdCloser file{open(path.c_str(), flags)};
-    struct stat st;
-    if (file.fd < 0) {
-      err = errno;
-      what = "cannot open";
-    } else if (fstat(file.fd, &st) != 0) {
-      err = errno;
-      what = "cannot stat";
-    } else if (!S_ISREG(st.st_mode)) {
-      err = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-      what = "not a regular file:";
-    } else {
-      data.resize(static_cast<size_t>(st.st_size));
-      size_t done = 0;
-      while (true) {
-        if (done == data.size()) data.resize(data.size() * 2 + 4096);
-        ssize_t n = read(file.fd, &data[done], data.size() - done);
-        if (n < 0) {
-          if (errno == EINTR) continue;
-          err = errno;
-          what = "cannot read";
-          break;
-        }
-        if (n == 0) break;
-        done += static_cast<size_t>(n);
-      }
-      data.resize(done);
-    }
+    contents = ReadWholeFile(path, no_follow);
   }
-  if (err != 0) {
-    std::string reason = strerror(err);
-    if (err == ELOOP && no_follow)
-      reason = "it was replaced by a symlink after it was found";
-    throw MakeImportError(
-        py::reinterpret_borrow<py::object>(Refs().bridge_error),
-        std::string("bridgeimport: ") + what + " '" + path +
-            "' for module '" + module + "' (" + reason +
-            "); check that the file exists and is readable, then import "
-            "again",
-        module, path);
+  if (contents.ok()) return *std::move(contents);
+  std::string reason(contents.status().message());
+  if (no_follow && reason.find(strerror(ELOOP)) != std::string::npos)
+    reason += " (it was replaced by a symlink after it was found)";
+  throw MakeImportError(
+      Refs().bridge_error,
+      "bridgeimport: " + reason + ", for module '" + module +
+          "'; check that the file exists and is readable, then import again",
+      module, path);
+}
+
+std::string CachePathFor(const std::string& source) {
+  const PyRefs& r = Refs();
+  if (r.cache_tag.empty()) return std::string();
+  std::string optimization;
+  PyObject* flags = PySys_GetObject("flags");  // borrowed
+  if (flags != nullptr) {
+    py::object level = py::getattr(flags, "optimize", py::int_(0));
+    long value = level.cast<long>();
+    if (value != 0) optimization = std::to_string(value);
   }
-  return py::bytes(data);
+  std::optional<std::string> prefix;
+  PyObject* pycache_prefix = PySys_GetObject("pycache_prefix");  // borrowed
+  if (pycache_prefix != nullptr && pycache_prefix != Py_None)
+    prefix = py::str(pycache_prefix).cast<std::string>();
+  std::string cwd;
+  if (prefix.has_value() && (source.empty() || source[0] != '/')) {
+    char buf[4096];
+    if (getcwd(buf, sizeof(buf)) != nullptr) cwd = buf;
+  }
+  return CacheFromSource(source, r.cache_tag, optimization, prefix, cwd);
 }
 
 bool IsPythonIdentifierPath(py::handle name) {

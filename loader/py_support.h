@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "finders/file_io.h"
+
 namespace bridgeimport {
 
 namespace py = pybind11;
@@ -28,6 +30,10 @@ struct PyRefs {
   py::object invalid_name;     // InvalidModuleNameError(BridgeImportError, ValueError)
   py::object not_found;        // BridgeNotFoundError(ModuleNotFoundError, BridgeImportError)
   std::vector<std::string> module_suffixes;  // importlib.machinery.all_suffixes()
+  std::string magic;           // importlib.util.MAGIC_NUMBER
+  std::string cache_tag;       // sys.implementation.cache_tag ("" if None)
+  py::object imp;              // _imp (check_hash_based_pycs, _fix_co_filename)
+  py::object source_hash;      // importlib.util.source_hash
 };
 
 // Looks everything up and defines the exception types in `m`. Once, from the
@@ -51,10 +57,15 @@ py::dict SysModules();
 
 // Reads the whole file at `path`. With `no_follow`, a final component that
 // has become a symlink since it was found is refused (O_NOFOLLOW). Throws
-// ImportError naming `module` and the file on any failure. Releases the GIL
-// while reading.
-py::bytes ReadFileForModule(const std::string& path, const std::string& module,
-                            bool no_follow);
+// BridgeImportError naming `module` and the file on any failure. Releases
+// the GIL while reading.
+FileContents ReadFileForModule(const std::string& path, const std::string& module,
+                               bool no_follow);
+
+// The bytecode cache path for `source` under the interpreter's current
+// settings (cache_tag, sys.flags.optimize, sys.pycache_prefix); "" when the
+// interpreter has no cache tag.
+std::string CachePathFor(const std::string& source);
 
 // True if `name` (a str) is a dotted name whose every component satisfies
 // str.isidentifier(); exact for non-ASCII names the C++ core can only
