@@ -18,6 +18,7 @@ _counter = itertools.count()
 
 def write_tree(root: Path, files: Dict[str, str]) -> Path:
     """Writes {relative path: source} under root (dedented); returns root."""
+    root.mkdir(parents=True, exist_ok=True)
     for rel, text in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
