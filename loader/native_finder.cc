@@ -1,6 +1,7 @@
 #include "loader/native_finder.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -349,28 +350,41 @@ py::object NativeFinder::Load(const py::object& name, bool atomic) {
       return py::reinterpret_borrow<py::object>(module);
     }
   }
-  py::dict r = Resolve(name);
-  std::string kind = r["kind"].cast<std::string>();
-  std::string detail = r["detail"].cast<std::string>();
-  if (kind == "invalid")
-    throw MakeImportError(Refs().invalid_name,
-                          "bridgeimport: invalid module name '" + utf8 +
-                              "': " + detail,
-                          utf8, "");
-  if (kind == "miss" || kind == "not_found")
-    throw MakeImportError(Refs().not_found,
-                          "bridgeimport: no bridge module '" + utf8 + "': " +
-                              detail,
-                          utf8, "");
+  std::shared_ptr<MountTable> table = table_;
+  if (table->MayServe(utf8)) {
+    absl::Status valid = ValidateModuleName(utf8);
+    if (valid.ok() && !IsAscii(utf8) && !IsPythonIdentifierPath(name))
+      valid = absl::InvalidArgumentError("module name component is not an identifier");
+    if (!valid.ok())
+      throw MakeImportError(Refs().invalid_name,
+                            "bridgeimport: invalid module name '" + utf8 +
+                                "': " + std::string(valid.message()),
+                            utf8, "");
+  }
+  std::optional<AtomicScope> scope;
+  if (atomic) scope.emplace();
+  py::object module = table->MayServe(utf8) ? LoadNatively(name, utf8) : py::none();
+  if (module.is_none()) {
+    py::dict r = Resolve(name);
+    std::string kind = r["kind"].cast<std::string>();
+    if (kind == "miss" || kind == "not_found" || kind == "invalid")
+      throw MakeImportError(Refs().not_found,
+                            "bridgeimport: no bridge module '" + utf8 + "': " +
+                                r["detail"].cast<std::string>(),
+                            utf8, "");
+    module = ImportThroughImportSystem(name, utf8, atomic);
+  }
+  RecordDependency(utf8);  // a load() during another bridge's execution
+  return module;
+}
+
+py::object NativeFinder::ImportThroughImportSystem(const py::object& name,
+                                                   const std::string& utf8,
+                                                   bool) {
   // The import system proper: same module locks, same sys.modules protocol
   // as a plain import statement.
-  PyObject* top;
-  if (atomic) {
-    AtomicScope scope;
-    top = PyImport_ImportModuleLevelObject(name.ptr(), nullptr, nullptr, nullptr, 0);
-  } else {
-    top = PyImport_ImportModuleLevelObject(name.ptr(), nullptr, nullptr, nullptr, 0);
-  }
+  PyObject* top =
+      PyImport_ImportModuleLevelObject(name.ptr(), nullptr, nullptr, nullptr, 0);
   if (!top) throw py::error_already_set();
   Py_DECREF(top);
   PyObject* module = PyImport_GetModule(name.ptr());
@@ -383,8 +397,147 @@ py::object NativeFinder::Load(const py::object& name, bool atomic) {
                             utf8, "");
     throw py::error_already_set();
   }
-  RecordDependency(utf8);  // a load() during another bridge's execution
   return py::reinterpret_steal<py::object>(module);
+}
+
+namespace {
+
+// Holds one of the import system's per-module locks (_ModuleLockManager).
+class ModuleLockGuard {
+ public:
+  explicit ModuleLockGuard(const py::object& name)
+      : lock_(Refs().get_module_lock(name)) {
+    lock_.attr("acquire")();
+  }
+  ~ModuleLockGuard() {
+    // Release even while an exception is propagating; never throw here.
+    PyObject* type;
+    PyObject* value;
+    PyObject* traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyObject* r = PyObject_CallMethod(lock_.ptr(), "release", nullptr);
+    if (r == nullptr) PyErr_WriteUnraisable(lock_.ptr());
+    Py_XDECREF(r);
+    PyErr_Restore(type, value, traceback);
+  }
+  ModuleLockGuard(const ModuleLockGuard&) = delete;
+  ModuleLockGuard& operator=(const ModuleLockGuard&) = delete;
+
+ private:
+  py::object lock_;
+};
+
+bool ImportTimeEnabled() {
+  PyObject* xoptions = PySys_GetXOptions();  // borrowed
+  return xoptions != nullptr && PyDict_GetItemString(xoptions, "importtime") != nullptr;
+}
+
+}  // namespace
+
+py::object NativeFinder::LoadNatively(const py::object& name, const std::string& utf8) {
+  // Only when a plain import would reach this finder first, and nothing the
+  // C import path adds (-X importtime) is asked for.
+  py::list meta_path(Refs().sys.attr("meta_path"));
+  if (meta_path.size() == 0 || !py::isinstance<NativeFinder>(meta_path[0]) ||
+      ImportTimeEnabled())
+    return py::none();
+  py::object sys_path = py::getattr(Refs().sys, "path", py::none());
+  py::object hooks = py::getattr(Refs().sys, "path_hooks", py::none());
+  if (PySys_Audit("import", "OOOOO", name.ptr(), Py_None, sys_path.ptr(),
+                  meta_path.ptr(), hooks.ptr()) < 0)
+    throw py::error_already_set();
+
+  py::dict modules = SysModules();
+  std::string parent(ParentName(utf8));
+  std::string child(LastComponent(utf8));
+  py::object path = py::none();
+  py::object parent_spec = py::none();
+  if (!parent.empty()) {
+    if (!modules.contains(parent)) {
+      PyObject* top = PyImport_ImportModuleLevel(parent.c_str(), nullptr, nullptr,
+                                                 nullptr, 0);
+      if (!top) throw py::error_already_set();
+      Py_DECREF(top);
+    }
+    if (modules.contains(name)) return py::none();  // crazy side effects: general path
+    if (!modules.contains(parent)) return py::none();
+    py::object parent_module = modules[py::str(parent)];
+    if (!py::hasattr(parent_module, "__path__")) return py::none();
+    path = parent_module.attr("__path__");
+    parent_spec = py::getattr(parent_module, "__spec__", py::none());
+  }
+
+  ModuleLockGuard lock(name);
+  if (modules.contains(name)) return py::none();  // another thread won the race
+  py::object spec = py::reinterpret_steal<py::object>(
+      FindSpec(name.ptr(), path.ptr(), Py_None));
+  if (!spec) throw py::error_already_set();
+  if (spec.is_none()) return py::none();
+  py::object loader_obj = spec.attr("loader");
+  NativeLoader& loader = loader_obj.cast<NativeLoader&>();
+
+  // module_from_spec + _init_module_attrs, in CPython's order.
+  py::object module = py::reinterpret_steal<py::object>(PyModule_NewObject(name.ptr()));
+  if (!module) throw py::error_already_set();
+  module.attr("__loader__") = loader_obj;
+  module.attr("__package__") = spec.attr("parent");
+  module.attr("__spec__") = spec;
+  py::object locations = spec.attr("submodule_search_locations");
+  if (!locations.is_none()) module.attr("__path__") = locations;
+  module.attr("__file__") = spec.attr("origin");
+  py::object cached = spec.attr("cached");
+  if (!cached.is_none()) module.attr("__cached__") = cached;
+
+  // _load_unlocked: _initializing before the insert (the C fast path waits
+  // only on that flag), exec, move to the end, a replacement wins.
+  bool tracks_children =
+      !parent_spec.is_none() && py::hasattr(parent_spec, "_uninitialized_submodules");
+  if (tracks_children) parent_spec.attr("_uninitialized_submodules").attr("append")(child);
+  struct ChildTracking {  // parent_spec._uninitialized_submodules.pop()
+    py::object spec;
+    bool on;
+    ~ChildTracking() {
+      if (!on) return;
+      PyObject* list = PyObject_GetAttrString(spec.ptr(), "_uninitialized_submodules");
+      PyObject* r = list ? PyObject_CallMethod(list, "pop", nullptr) : nullptr;
+      if (r == nullptr) PyErr_Clear();
+      Py_XDECREF(r);
+      Py_XDECREF(list);
+    }
+  } tracking{parent_spec, tracks_children};
+  spec.attr("_initializing") = true;
+  try {
+    modules[name] = module;
+    try {
+      loader.ExecModule(module);
+    } catch (py::error_already_set&) {
+      if (PyDict_DelItem(modules.ptr(), name.ptr()) != 0) PyErr_Clear();
+      throw;
+    }
+    PyObject* current = PyDict_GetItemWithError(modules.ptr(), name.ptr());
+    if (current == nullptr) {
+      if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, name.ptr());
+      throw py::error_already_set();
+    }
+    module = py::reinterpret_borrow<py::object>(current);
+    if (PyDict_DelItem(modules.ptr(), name.ptr()) != 0) throw py::error_already_set();
+    modules[name] = module;
+  } catch (...) {
+    spec.attr("_initializing") = false;
+    throw;
+  }
+  spec.attr("_initializing") = false;
+  if (!parent.empty() && modules.contains(parent)) {
+    if (PyObject_SetAttrString(py::object(modules[py::str(parent)]).ptr(), child.c_str(),
+                               module.ptr()) != 0) {
+      PyErr_Clear();
+      std::string message = "Cannot set an attribute on '" + parent +
+                            "' for child module '" + child + "'";
+      if (PyErr_WarnEx(PyExc_ImportWarning, message.c_str(), 1) != 0)
+        throw py::error_already_set();
+    }
+  }
+  return module;
 }
 
 py::dict NativeFinder::Stats() const {

@@ -66,6 +66,11 @@ class NativeFinder {
   bool ShadowsRealModule(const MountTable& table, const Resolution& r,
                          absl::string_view name, py::handle path);
   bool GlobEnforced(const Mount& mount) const;
+  // CPython's _find_and_load for a bridge file, natively; None when the name
+  // needs the general import path instead.
+  py::object LoadNatively(const py::object& name, const std::string& utf8);
+  py::object ImportThroughImportSystem(const py::object& name,
+                                       const std::string& utf8, bool atomic);
   py::object FileSpec(const Resolution& r, absl::string_view name,
                       py::handle fullname, py::handle target);
   py::object SyntheticSpec(py::handle fullname, py::handle target);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -15,22 +16,38 @@
 namespace bridgeimport {
 namespace {
 
+// True if the str `key` starts with `prefix` and is longer. Reads the
+// characters in place for the common compact-ASCII case: no allocation.
+bool KeyBelow(PyObject* key, const std::string& prefix) {
+  if (!PyUnicode_Check(key)) return false;
+  Py_ssize_t size;
+  const char* data;
+  if (PyUnicode_IS_COMPACT_ASCII(key)) {
+    size = PyUnicode_GET_LENGTH(key);
+    data = static_cast<const char*>(PyUnicode_DATA(key));
+  } else {
+    data = PyUnicode_AsUTF8AndSize(key, &size);
+    if (data == nullptr) {
+      PyErr_Clear();
+      return false;
+    }
+  }
+  return static_cast<size_t>(size) > prefix.size() &&
+         std::memcmp(data, prefix.data(), prefix.size()) == 0;
+}
+
 // Entries of sys.modules strictly below `prefix` ("pkg." selects "pkg.x"),
 // as a fresh dict. Only taken for packages, whose loads may import children.
+// One pass over the dict, allocating only for matches (usually none).
 py::dict SubtreeEntries(const std::string& prefix) {
   py::dict out;
-  py::dict modules = SysModules();
-  // Iterate over a copy of the items: other code may mutate sys.modules.
-  py::list items = py::reinterpret_steal<py::list>(PyDict_Items(modules.ptr()));
-  for (py::handle item : items) {
-    py::handle key = PyTuple_GET_ITEM(item.ptr(), 0);
-    if (!PyUnicode_Check(key.ptr())) continue;
-    Py_ssize_t size;
-    const char* utf8 = PyUnicode_AsUTF8AndSize(key.ptr(), &size);
-    if (!utf8) throw py::error_already_set();
-    if (static_cast<size_t>(size) > prefix.size() &&
-        prefix.compare(0, prefix.size(), utf8, prefix.size()) == 0)
-      out[key] = PyTuple_GET_ITEM(item.ptr(), 1);
+  PyObject* modules = PyImport_GetModuleDict();
+  Py_ssize_t pos = 0;
+  PyObject* key;
+  PyObject* value;
+  while (PyDict_Next(modules, &pos, &key, &value)) {
+    if (KeyBelow(key, prefix) && PyDict_SetItem(out.ptr(), key, value) != 0)
+      throw py::error_already_set();
   }
   return out;
 }

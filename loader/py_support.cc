@@ -47,6 +47,10 @@ void InitPyRefs(py::module_& m) {
   r.magic = util.attr("MAGIC_NUMBER").cast<std::string>();
   r.source_hash = util.attr("source_hash");
   r.imp = py::module_::import("_imp");
+  // The import system's own module locks (the frozen _bootstrap is the one
+  // the interpreter runs; importlib._bootstrap is an alias of it).
+  r.get_module_lock =
+      py::module_::import("importlib._bootstrap").attr("_get_module_lock");
   py::object tag = r.sys.attr("implementation").attr("cache_tag");
   if (!tag.is_none()) r.cache_tag = tag.cast<std::string>();
 

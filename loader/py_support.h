@@ -34,6 +34,7 @@ struct PyRefs {
   std::string cache_tag;       // sys.implementation.cache_tag ("" if None)
   py::object imp;              // _imp (check_hash_based_pycs, _fix_co_filename)
   py::object source_hash;      // importlib.util.source_hash
+  py::object get_module_lock;  // importlib._bootstrap._get_module_lock
 };
 
 // Looks everything up and defines the exception types in `m`. Once, from the
