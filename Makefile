@@ -15,7 +15,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := build/.installed
 
-.PHONY: demo test deps venv install wheel cpp-test py-test clean
+.PHONY: demo test deps venv install wheel cpp-test py-test bench bench-core clean
 
 demo: install
 	$(PY) -m bridgeimport demo
@@ -60,6 +60,15 @@ cpp-test: deps
 py-test: install
 	cd tests/python && BRIDGEIMPORT_WHEEL=$$(ls $(CURDIR)/$(WHEEL_DIR)/bridgeimport-*.whl) \
 	    ../../$(PY) -m pytest -q -p no:cacheprovider
+
+# Benchmarks (not part of test): ratios against stock importlib, and the core.
+bench: install
+	$(PY) benchmarks/bench_imports.py $(BENCH_ARGS)
+
+bench-core: deps
+	cmake -S . -B build/bench -DBRIDGEIMPORT_BUILD_EXTENSION=OFF -DBRIDGEIMPORT_BUILD_TESTS=OFF -DBRIDGEIMPORT_BUILD_BENCHMARKS=ON >/dev/null
+	cmake --build build/bench --parallel $(JOBS) --target core_bench
+	build/bench/core_bench
 
 clean:
 	rm -rf build $(VENV) *.egg-info python/*.egg-info

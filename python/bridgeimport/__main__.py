@@ -1,7 +1,8 @@
 """Command line: ``python -m bridgeimport <command>``.
 
-Commands: ``demo`` (the walk-through of ``make demo``) and ``list`` (mounts
-and the modules they serve). Exit codes: 0 success, 1 a check failed, 2 usage.
+Commands: ``demo`` (the walk-through of ``make demo``), ``list`` (mounts and
+the modules they serve) and ``bench`` (the benchmarks against stock importlib).
+Exit codes: 0 success, 1 a check failed, 2 usage.
 """
 
 from __future__ import annotations
@@ -52,6 +53,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     lister.add_argument("--mount", action="append", metavar="PKG=DIR[:DIR][#GLOB]",
                         help="mount before listing (repeatable)")
     lister.set_defaults(func=_cmd_list)
+    bench = sub.add_parser("bench", help="measure against stock importlib (ratio table)",
+                           add_help=False)
+    bench.set_defaults(func=None)
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["bench"]:
+        from . import _bench
+
+        return _bench.main(argv[1:])
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+"""bridgeimport against stock importlib, measured side by side.
+
+Every figure of DESIGN.md section 9 that this release implements is measured
+here: both sides import the same generated files (same sources, same pycs)
+in fresh interpreter processes, alternating, several repetitions; the table
+shows medians and the ratio stock/bridgeimport (> 1 means bridgeimport is
+faster) or bridgeimport/stock for costs, as each row says.
+
+    python benchmarks/bench_imports.py                # scales 100 and 1000
+    python benchmarks/bench_imports.py --scales 100,1000,10000 --reps 7
+    python -m bridgeimport bench [same options]       # the same program
+
+Run it with the interpreter that has bridgeimport installed (make's .venv).
+It lives in the package so that an installed copy can run it; the program
+benchmarks/bench_imports.py calls it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import timeit
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+PAST = 1_000_000_000  # source mtimes in 2001: pycs are never racy
+
+STDLIB_WORKLOAD = [
+    "json", "decimal", "fractions", "statistics", "email.mime.text", "http.client",
+    "urllib.request", "xml.etree.ElementTree", "csv", "sqlite3", "argparse", "logging",
+    "subprocess", "asyncio", "unittest", "difflib", "textwrap", "pprint", "dataclasses",
+    "uuid", "hashlib", "hmac", "secrets", "zipfile", "tarfile", "gzip", "bz2", "lzma",
+    "shutil", "tempfile", "glob", "calendar", "datetime", "ipaddress", "socket", "ssl",
+    "queue", "heapq", "bisect", "pickle", "copy", "shelve", "configparser", "plistlib",
+    "base64", "html.parser", "mimetypes", "wave", "colorsys", "random", "string",
+    "smtplib", "ftplib", "imaplib", "poplib", "mailbox", "cgi", "wsgiref.simple_server",
+    "xmlrpc.client", "concurrent.futures", "multiprocessing", "optparse", "getopt",
+    "gettext", "locale", "codecs", "unicodedata", "filecmp", "fileinput", "netrc",
+]
+
+# Module bodies. "small" is the basis of DESIGN.md section 11's figures (a
+# constant and a function: executing it costs a few microseconds); "class"
+# adds a class, whose creation dominates a warm load for both sides.
+BODIES = {
+    "small": "VALUE = {i}\n\n\ndef f(x):\n    return x + VALUE\n",
+    "class": ("VALUE = {i}\n\n\ndef f(x):\n    return x + VALUE\n\n\n"
+              "class C:\n    def method(self):\n        return VALUE\n"),
+}
+MODULE_SOURCE = BODIES["small"]
+
+
+def generate(root: Path, count: int, nested: bool) -> Tuple[Path, List[str]]:
+    """A package directory with `count` modules: flat (pkg/m0001.py) or
+    nested (pkg/p00/m0.py, ten modules per subpackage). Returns the package
+    directory and the module names relative to the package."""
+    pkg = root / f"bench_{'nested' if nested else 'flat'}_{count}"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    names = []
+    for i in range(count):
+        if nested:
+            sub = pkg / f"p{i // 10:04d}"
+            if not sub.exists():
+                sub.mkdir()
+                (sub / "__init__.py").write_text("")
+            path = sub / f"m{i % 10}.py"
+            names.append(f"p{i // 10:04d}.m{i % 10}")
+        else:
+            path = pkg / f"m{i:05d}.py"
+            names.append(f"m{i:05d}")
+        path.write_text(MODULE_SOURCE.format(i=i))
+    for path in pkg.rglob("*.py"):
+        os.utime(path, (PAST, PAST))
+    return pkg, names
+
+
+def child(code: str, env: Dict[str, str]) -> float:
+    """Runs `code` in a fresh interpreter; it prints seconds; returns them."""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                       timeout=600)
+    if r.returncode != 0:
+        raise SystemExit(f"benchmark child failed:\n{code}\n{r.stderr}")
+    return float(r.stdout.strip().splitlines()[-1])
+
+
+def base_env(write_bytecode: bool) -> Dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGEIMPORT_")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if not write_bytecode:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def stock_snippet(pkg: Path, names: List[str], loop: str) -> str:
+    return textwrap.dedent(f"""\
+        import sys, time, importlib
+        sys.path.insert(0, {str(pkg.parent)!r})
+        names = [{pkg.name!r} + '.' + n for n in {names!r}]
+        t = time.perf_counter()
+        {loop}
+        print(time.perf_counter() - t)
+        """)
+
+
+def ours_snippet(pkg: Path, names: List[str], loop: str) -> str:
+    return textwrap.dedent(f"""\
+        import sys, time, importlib, bridgeimport as bi
+        bi.mount('b_' + {pkg.name!r}, {str(pkg)!r})
+        names = ['b_' + {pkg.name!r} + '.' + n for n in {names!r}]
+        t = time.perf_counter()
+        {loop}
+        print(time.perf_counter() - t)
+        """)
+
+
+def paired(stock_code: str, ours_code: str, reps: int, env: Dict[str, str],
+           before=None) -> Tuple[float, float]:
+    stock, ours = [], []
+    for _ in range(reps):
+        for code, out in ((stock_code, stock), (ours_code, ours)):
+            if before:
+                before()
+            out.append(child(code, env))
+    return statistics.median(stock), statistics.median(ours)
+
+
+def miss_cost() -> Tuple[float, float]:
+    """ns per find_spec miss: the native finder and a minimal Python finder."""
+    import bridgeimport as bi
+    from bridgeimport import _native
+
+    tmp = tempfile.mkdtemp()
+    bi.mount("bench_miss_pkg", tmp)
+
+    class PyFinder:
+        def find_spec(self, fullname, path, target=None):
+            return None
+
+    calls = 200_000
+    names = ["json.decoder"] * 1000
+    results = []
+    for fn in (_native.finder.find_spec, PyFinder().find_spec):
+        t = min(timeit.repeat("for n in names: f(n, None)", globals={"f": fn, "names": names},
+                              number=calls // 1000, repeat=7))
+        results.append(t / calls * 1e9)
+    bi.unmount("bench_miss_pkg")
+    shutil.rmtree(tmp)
+    return results[0], results[1]
+
+
+def pth_cost(reps: int) -> Tuple[float, float]:
+    """The .pth line's cost when BRIDGEIMPORT_PATH is unset (in-process, µs),
+    and the start-up cost with one mount in BRIDGEIMPORT_PATH (ms, fresh
+    interpreters, set minus unset)."""
+    import bridgeimport
+
+    pth = Path(bridgeimport.__file__).resolve().parent.parent / "bridgeimport.pth"
+    line = pth.read_text().strip()
+    saved = os.environ.pop("BRIDGEIMPORT_PATH", None)
+    unset_us = min(timeit.repeat(lambda: exec(line, {}), number=2000, repeat=5)) / 2000 * 1e6
+    if saved is not None:
+        os.environ["BRIDGEIMPORT_PATH"] = saved
+    tmp = tempfile.mkdtemp()
+    code = "import time, sys; print(time.perf_counter())"
+
+    def startup(env):
+        times = []
+        for _ in range(reps * 4):
+            r = subprocess.run([sys.executable, "-c", "pass"], env=env, capture_output=True)
+            assert r.returncode == 0
+        for _ in range(reps * 4):
+            t0 = timeit.default_timer()
+            subprocess.run([sys.executable, "-c", "pass"], env=env, capture_output=True)
+            times.append(timeit.default_timer() - t0)
+        return statistics.median(times)
+
+    env_unset = base_env(False)
+    env_set = dict(env_unset, BRIDGEIMPORT_PATH=f"bench_pth={tmp}")
+    unset = startup(env_unset)
+    with_mount = startup(env_set)
+    shutil.rmtree(tmp)
+    del code
+    return unset_us, (with_mount - unset) * 1e3
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scales", default="100,1000",
+                        help="module counts, comma separated (default 100,1000)")
+    parser.add_argument("--reps", type=int, default=5, help="fresh-process repetitions per side")
+    parser.add_argument("--body", choices=sorted(BODIES), default="small",
+                        help="generated module body (default: small, DESIGN.md's basis)")
+    parser.add_argument("--json", help="also write the rows to this JSON file")
+    args = parser.parse_args(argv)
+    global MODULE_SOURCE
+    MODULE_SOURCE = BODIES[args.body]
+    scales = [int(s) for s in args.scales.split(",") if s]
+    rows = []
+
+    def row(figure, ours, stock, unit, ratio, target):
+        rows.append({"figure": figure, "bridgeimport": ours, "stock": stock, "unit": unit,
+                     "ratio": ratio, "target": target})
+        print(f"  {figure:<58} {ours:>10.3f} {stock if stock is not None else float('nan'):>10.3f}"
+              f" {unit:<4} {ratio:>7.2f}x  (target {target})", flush=True)
+
+    print(f"bridgeimport benchmarks: Python {platform.python_version()} at {sys.executable}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
+    print(f"command: {' '.join([os.path.basename(sys.executable)] + sys.argv)}")
+    print(f"module body: {args.body!r}: {MODULE_SOURCE.format(i=0)!r}")
+    print(f"  {'figure':<58} {'bridgeimp':>10} {'stock':>10} {'unit':<4} {'ratio':>8}")
+
+    native_ns, python_ns = miss_cost()
+    row("finder miss, unrelated name, per call (vs Python finder)", native_ns, python_ns, "ns",
+        native_ns / python_ns, "<= 150 ns")
+
+    root = Path(tempfile.mkdtemp(prefix="bridgeimport-bench-"))
+    try:
+        loop_import = "for n in names: __import__(n)"
+        stdlib_ours = textwrap.dedent(f"""\
+            import sys, time, tempfile, bridgeimport as bi
+            bi.mount('bench_unrelated', tempfile.gettempdir())
+            t = time.perf_counter()
+            for m in {STDLIB_WORKLOAD!r}: __import__(m)
+            print(time.perf_counter() - t)""")
+        stdlib_stock = stdlib_ours.replace("bi.mount('bench_unrelated', tempfile.gettempdir())",
+                                           "bi.uninstall()")
+        stock, ours = paired(stdlib_stock, stdlib_ours, args.reps * 2, base_env(False))
+        row(f"stdlib workload ({len(STDLIB_WORKLOAD)} modules), finder installed vs not",
+            ours * 1e3, stock * 1e3, "ms", ours / stock, "<= 1.02x time")
+
+        for count in scales:
+            for nested in (False, True):
+                shape = "nested" if nested else "flat"
+                pkg, names = generate(root, count, nested)
+                warm = base_env(True)
+                # Warm both sides' pycs (shared files) once, outside the timing.
+                child(ours_snippet(pkg, names, loop_import), warm)
+                child(stock_snippet(pkg, names, loop_import), warm)
+                stock, ours = paired(stock_snippet(pkg, names, loop_import),
+                                     ours_snippet(pkg, names, loop_import), args.reps, warm)
+                row(f"warm plain import, {count} {shape} modules vs sys.path",
+                    ours * 1e3, stock * 1e3, "ms", stock / ours, ">= 1.5x faster")
+                stock, ours = paired(
+                    stock_snippet(pkg, names, "for n in names: importlib.import_module(n)"),
+                    ours_snippet(pkg, names, "for n in names: bi.load(n)"), args.reps, warm)
+                row(f"bi.load() vs importlib.import_module(), {count} {shape}",
+                    ours * 1e3, stock * 1e3, "ms", stock / ours, ">= 3x faster")
+
+                def wipe(pkg=pkg):
+                    for cache in pkg.rglob("__pycache__"):
+                        shutil.rmtree(cache)
+
+                stock, ours = paired(stock_snippet(pkg, names, loop_import),
+                                     ours_snippet(pkg, names, loop_import), args.reps,
+                                     base_env(False), before=wipe)
+                row(f"cold import (no pyc), {count} {shape} modules", ours * 1e3, stock * 1e3,
+                    "ms", ours / stock, "<= 1.05x time")
+                shutil.rmtree(pkg)
+
+        unset_us, set_ms = pth_cost(args.reps)
+        row(".pth line, BRIDGEIMPORT_PATH unset (in-process)", unset_us, None, "us",
+            unset_us / 1000, "<= 1 ms")
+        row(".pth start-up with one mount in BRIDGEIMPORT_PATH", set_ms, None, "ms",
+            set_ms, "<= 1 ms")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print("ratio: time rows are bridgeimport/stock (lower is better); 'faster' rows are "
+          "stock/bridgeimport (higher is better); .pth rows show the cost in ms")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
