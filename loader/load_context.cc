@@ -252,6 +252,12 @@ std::vector<std::string> LoadFrame::Failed() {
   return removed;
 }
 
+std::vector<std::string> LoadFrame::LoadedFirst() const {
+  std::vector<std::string> names;
+  for (const auto& entry : loaded_first_) names.push_back(entry.first);
+  return names;
+}
+
 AtomicScope::AtomicScope() { ++atomic_depth; }
 AtomicScope::~AtomicScope() { --atomic_depth; }
 

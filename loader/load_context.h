@@ -50,6 +50,8 @@ class LoadFrame {
   // The module failed. For an atomic frame, removes the bridge modules first
   // loaded inside it and returns their names.
   std::vector<std::string> Failed();
+  // Names of the bridge modules first loaded inside this frame so far.
+  std::vector<std::string> LoadedFirst() const;
 
  private:
   friend void RecordDependency(const std::string& name);

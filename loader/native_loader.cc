@@ -36,46 +36,46 @@ bool KeyBelow(PyObject* key, const std::string& prefix) {
          std::memcmp(data, prefix.data(), prefix.size()) == 0;
 }
 
-// Entries of sys.modules strictly below `prefix` ("pkg." selects "pkg.x"),
-// as a fresh dict. Only taken for packages, whose loads may import children.
-// One pass over the dict, allocating only for matches (usually none).
-py::dict SubtreeEntries(const std::string& prefix) {
-  py::dict out;
-  PyObject* modules = PyImport_GetModuleDict();
-  Py_ssize_t pos = 0;
-  PyObject* key;
-  PyObject* value;
-  while (PyDict_Next(modules, &pos, &key, &value)) {
-    if (KeyBelow(key, prefix) && PyDict_SetItem(out.ptr(), key, value) != 0)
-      throw py::error_already_set();
-  }
-  return out;
-}
-
-// Puts the entries below `prefix` back to `before`: removes what was added,
-// restores what was replaced or removed. Returns the names it changed.
-std::vector<std::string> RestoreSubtree(const std::string& prefix,
-                                        const py::dict& before) {
-  std::vector<std::string> changed;
+// Removes the entries below `prefix` that a failed execution of `name` added
+// to sys.modules, and returns their names. CPython inserted `name` right
+// before executing it, and every module imported since was inserted (or, on
+// success, moved) after it: dicts keep insertion order. So walking
+// sys.modules backwards down to `name` finds exactly the additions, at no
+// cost to successful loads. Entries that were there before the load sit
+// before `name` and are left alone. If `name` is gone (the module removed
+// itself), `loaded_here`, the bridge modules this execution loaded, stands
+// in for the walk.
+std::vector<std::string> RemoveAddedBelow(const std::string& name,
+                                          const std::string& prefix,
+                                          const std::vector<std::string>& loaded_here) {
+  std::vector<std::string> added;
   py::dict modules = SysModules();
-  py::dict now = SubtreeEntries(prefix);
-  for (auto item : now) {
-    if (before.contains(item.first) &&
-        before[item.first].ptr() == item.second.ptr())
-      continue;
-    if (PyDict_DelItem(modules.ptr(), item.first.ptr()) != 0) PyErr_Clear();
-    changed.push_back(py::str(item.first).cast<std::string>());
+  bool reached_own = false;
+  if (modules.contains(name)) {
+    py::iterator it = py::reinterpret_steal<py::iterator>(
+        PyObject_CallMethod(modules.ptr(), "__reversed__", nullptr));
+    if (!it) throw py::error_already_set();
+    for (; it != py::iterator::sentinel(); ++it) {
+      py::handle key = *it;
+      if (!PyUnicode_Check(key.ptr())) continue;
+      std::string k = py::str(key).cast<std::string>();
+      if (k == name) {
+        reached_own = true;
+        break;
+      }
+      if (KeyBelow(key.ptr(), prefix)) added.push_back(std::move(k));
+    }
   }
-  for (auto item : before) {
-    if (now.contains(item.first) && now[item.first].ptr() == item.second.ptr())
-      continue;
-    modules[item.first] = item.second;
-    std::string name = py::str(item.first).cast<std::string>();
-    if (std::find(changed.begin(), changed.end(), name) == changed.end())
-      changed.push_back(name);
+  if (!reached_own) {
+    added.clear();
+    for (const std::string& k : loaded_here)
+      if (k.size() > prefix.size() && k.compare(0, prefix.size(), prefix) == 0)
+        added.push_back(k);
   }
-  std::sort(changed.begin(), changed.end());
-  return changed;
+  for (const std::string& k : added)
+    if (PyDict_DelItemString(modules.ptr(), k.c_str()) != 0) PyErr_Clear();
+  std::sort(added.begin(), added.end());
+  return added;
 }
 
 std::string JoinNames(const std::vector<std::string>& names) {
@@ -284,7 +284,6 @@ void NativeLoader::ExecModule(py::handle module) {
   py::dict ns = module.attr("__dict__");
 
   py::object snapshot = py::none();  // namespace to restore on failure
-  py::dict subtree_before;           // sys.modules below a package
   const std::string prefix = name_ + ".";
   if (!first_load) {
     py::object pending = spec.is_none()
@@ -299,8 +298,6 @@ void NativeLoader::ExecModule(py::handle module) {
     }
     if (!pending.is_none() && PyObject_DelAttrString(spec.ptr(), kReloadSnapshotAttr) != 0)
       PyErr_Clear();
-  } else if (is_package_) {
-    subtree_before = SubtreeEntries(prefix);
   }
 
   LoadFrame frame(name_, first_load, atomic_);
@@ -322,7 +319,7 @@ void NativeLoader::ExecModule(py::handle module) {
                        name_ + "' failed; ";
     if (first_load) {
       std::vector<std::string> rolled_back;
-      if (is_package_) rolled_back = RestoreSubtree(prefix, subtree_before);
+      if (is_package_) rolled_back = RemoveAddedBelow(name_, prefix, frame.LoadedFirst());
       rolled_back.insert(rolled_back.begin(), name_);
       note += "rolled back sys.modules: " + JoinNames(rolled_back);
       std::vector<std::string> atomic = frame.Failed();

@@ -252,3 +252,29 @@ def test_concurrent_first_imports_execute_once(tree, pkgname):
     assert not errors
     assert len(results) == 16 and all(r is results[0] for r in results)
     assert builtins.__dict__.pop("_bt_runs") == [1]
+
+
+def test_failing_package_that_removed_itself_still_rolls_back_children(tree, pkgname):
+    bi.mount(pkgname, tree({
+        "pkg/__init__.py": "import sys\nfrom . import child\ndel sys.modules[__name__]\n"
+                           "raise RuntimeError('gone and failed')\n",
+        "pkg/child.py": "",
+    }))
+    bi.load(pkgname)
+    before = dict(sys.modules)
+    with pytest.raises(RuntimeError, match="gone and failed"):
+        importlib.import_module(f"{pkgname}.pkg")
+    assert sys.modules == before
+
+
+def test_unrelated_imports_during_a_failed_package_stay(tree, pkgname):
+    bi.mount(pkgname, tree({
+        "pkg/__init__.py": f"from . import child\nimport {pkgname}.other\nraise ValueError('x')\n",
+        "pkg/child.py": "",
+        "other.py": "",
+    }))
+    bi.load(pkgname)
+    with pytest.raises(ValueError):
+        importlib.import_module(f"{pkgname}.pkg")
+    assert f"{pkgname}.pkg.child" not in sys.modules
+    assert f"{pkgname}.other" in sys.modules  # a sibling: the default keeps it
