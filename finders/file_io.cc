@@ -43,6 +43,16 @@ class Fd {
   int fd_;
 };
 
+FileStat StatOf(const struct stat& st) {
+  FileStat out;
+  out.mtime_sec = st.st_mtim.tv_sec;
+  out.mtime_nsec = st.st_mtim.tv_nsec;
+  out.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  out.size = static_cast<uint64_t>(st.st_size);
+  out.mode = st.st_mode;
+  return out;
+}
+
 bool IsDirectory(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -68,13 +78,7 @@ absl::StatusOr<FileStat> StatFile(const std::string& path, bool no_follow) {
   if ((no_follow ? lstat(path.c_str(), &st) : stat(path.c_str(), &st)) != 0)
     return ErrnoStatus(errno, "cannot stat", path);
   if (S_ISLNK(st.st_mode)) return ErrnoStatus(ELOOP, "cannot stat", path);
-  FileStat out;
-  out.mtime_sec = st.st_mtim.tv_sec;
-  out.mtime_nsec = st.st_mtim.tv_nsec;
-  out.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-  out.size = static_cast<uint64_t>(st.st_size);
-  out.mode = st.st_mode;
-  return out;
+  return StatOf(st);
 }
 
 absl::StatusOr<FileContents> ReadWholeFile(const std::string& path,
@@ -87,11 +91,7 @@ absl::StatusOr<FileContents> ReadWholeFile(const std::string& path,
     return ErrnoStatus(S_ISDIR(st.st_mode) ? EISDIR : EINVAL,
                        "not a regular file:", path);
   FileContents out;
-  out.mtime_sec = st.st_mtim.tv_sec;
-  out.mtime_nsec = st.st_mtim.tv_nsec;
-  out.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-  out.size = static_cast<uint64_t>(st.st_size);
-  out.mode = st.st_mode;
+  static_cast<FileStat&>(out) = StatOf(st);
   out.data.resize(out.size);
   size_t done = 0;
   while (true) {

@@ -22,21 +22,17 @@
 
 namespace bridgeimport {
 
-struct FileContents {
-  std::string data;
-  int64_t mtime_sec = 0;
-  int64_t mtime_nsec = 0;
-  int64_t mtime_ns = 0;
-  uint64_t size = 0;  // st_size at open time
-  mode_t mode = 0;
-};
-
 struct FileStat {
   int64_t mtime_sec = 0;
   int64_t mtime_nsec = 0;
-  int64_t mtime_ns = 0;
-  uint64_t size = 0;
+  int64_t mtime_ns = 0;  // mtime_sec * 1e9 + mtime_nsec
+  uint64_t size = 0;     // st_size
   mode_t mode = 0;
+};
+
+// A file's bytes and the metadata of the descriptor they were read from.
+struct FileContents : FileStat {
+  std::string data;
 };
 
 // Reads a regular file whole. With `no_follow`, a final symlink is refused.
