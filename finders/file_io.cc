@@ -83,7 +83,10 @@ absl::StatusOr<FileStat> StatFile(const std::string& path, bool no_follow) {
 
 absl::StatusOr<FileContents> ReadWholeFile(const std::string& path,
                                            bool no_follow) {
-  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | (no_follow ? O_NOFOLLOW : 0)));
+  // O_NONBLOCK: opening a FIFO or device must not block (callers hold the
+  // GIL); it changes nothing for the regular files that are read.
+  Fd fd(open(path.c_str(),
+             O_RDONLY | O_CLOEXEC | O_NONBLOCK | (no_follow ? O_NOFOLLOW : 0)));
   if (fd.get() < 0) return ErrnoStatus(errno, "cannot open", path);
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, "cannot stat", path);

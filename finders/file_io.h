@@ -35,7 +35,8 @@ struct FileContents : FileStat {
   std::string data;
 };
 
-// Reads a regular file whole. With `no_follow`, a final symlink is refused.
+// Reads a regular file whole; never blocks on a FIFO or device (refused as
+// not a regular file). With `no_follow`, a final symlink is refused.
 // The error status carries errno's text; NotFound for ENOENT.
 absl::StatusOr<FileContents> ReadWholeFile(const std::string& path,
                                            bool no_follow);

@@ -23,17 +23,22 @@ absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>>& Graph() {
 }
 
 // The wrapper's bookkeeping: how many frames are open process-wide, the
-// wrapper function and the __import__ it replaced. At exit both references
-// are released without a decref (see RegisterLoadContext): daemon threads may
-// still be importing while the interpreter finalises.
+// wrapper function and the __import__ it replaced. Never destroyed
+// (NoDestructor): daemon threads and atexit handlers may still be importing
+// while the interpreter finalises.
 struct HookState {
   int open_frames = 0;
   py::object hook;
   py::object wrapped;
+  // Someone else's __import__ came to wrap ours (or ours was put back as
+  // "the original" by a patcher's undo): from then on builtins.__import__ is
+  // never touched again and `wrapped` never changes, or hook -> theirs ->
+  // hook would recurse. The hook just passes through.
+  bool stranded = false;
 };
 HookState& Hook() {
-  static HookState state;
-  return state;
+  static NoDestructor<HookState> state;  // valid through finalisation
+  return state.get();
 }
 
 struct ExecStats {
@@ -76,19 +81,27 @@ void AddIfBridge(const std::string& name,
                  absl::flat_hash_set<std::string>* deps,
                  const std::string& self) {
   if (name.empty() || name == self) return;
-  PyObject* module = PyDict_GetItemString(PyImport_GetModuleDict(), name.c_str());
-  if (module == nullptr || !IsBridgeModule(module)) return;
+  PyObject* borrowed = PyDict_GetItemString(PyImport_GetModuleDict(), name.c_str());
+  if (borrowed == nullptr) return;
+  // Owned before any Python code (attribute lookups) can run.
+  py::object module = py::reinterpret_borrow<py::object>(borrowed);
+  if (!IsBridgeModule(module)) return;
   // Mount packages provided for a prefix run no code: nothing to depend on.
-  py::object loader = py::handle(module).attr("__spec__").attr("loader");
+  py::object loader = module.attr("__spec__").attr("loader");
+  if (!py::isinstance<NativeLoader>(loader)) return;
   if (!loader.cast<const NativeLoader&>().synthetic()) deps->insert(name);
 }
 
 void InstallHook() {
   HookState& h = Hook();
-  if (h.open_frames++ > 0 || !h.hook) return;
+  if (h.open_frames++ > 0 || !h.hook || h.stranded) return;
   PyObject* builtins = PyEval_GetBuiltins();  // borrowed dict
   PyObject* current = builtins ? PyDict_GetItemString(builtins, "__import__") : nullptr;
-  if (current == nullptr || current == h.hook.ptr()) return;
+  if (current == nullptr) return;
+  if (current == h.hook.ptr()) {  // put back by someone else: never re-wrap
+    h.stranded = true;
+    return;
+  }
   h.wrapped = py::reinterpret_borrow<py::object>(current);
   if (PyDict_SetItemString(builtins, "__import__", h.hook.ptr()) != 0)
     PyErr_Clear();
@@ -96,14 +109,16 @@ void InstallHook() {
 
 void RemoveHook() {
   HookState& h = Hook();
-  if (--h.open_frames > 0) return;
+  if (--h.open_frames > 0 || h.stranded) return;
   PyObject* builtins = PyEval_GetBuiltins();
   if (builtins == nullptr || !h.wrapped) return;
-  if (PyDict_GetItemString(builtins, "__import__") == h.hook.ptr() &&
-      PyDict_SetItemString(builtins, "__import__", h.wrapped.ptr()) != 0)
-    PyErr_Clear();
-  // Otherwise someone replaced __import__ while we were installed and may be
-  // calling us: `wrapped` stays, and the hook stays a pass-through to it.
+  if (PyDict_GetItemString(builtins, "__import__") == h.hook.ptr()) {
+    if (PyDict_SetItemString(builtins, "__import__", h.wrapped.ptr()) != 0)
+      PyErr_Clear();
+  } else {
+    // Someone replaced __import__ while we were installed and may call us.
+    h.stranded = true;
+  }
 }
 
 }  // namespace
@@ -232,17 +247,18 @@ std::vector<std::string> LoadFrame::Failed() {
     if (current != it->second.ptr()) continue;  // replaced or gone: not ours
     if (PyDict_DelItemString(modules.ptr(), name.c_str()) != 0) PyErr_Clear();
     std::string parent(ParentName(name));
-    if (!parent.empty()) {
-      PyObject* pkg = PyDict_GetItemString(modules.ptr(), parent.c_str());
+    PyObject* borrowed = parent.empty()
+                             ? nullptr
+                             : PyDict_GetItemString(modules.ptr(), parent.c_str());
+    if (borrowed != nullptr) {
+      py::object pkg = py::reinterpret_borrow<py::object>(borrowed);  // owned first
       std::string child(LastComponent(name));
-      if (pkg != nullptr) {
-        PyObject* attr = PyObject_GetAttrString(pkg, child.c_str());
-        if (attr == nullptr) PyErr_Clear();
-        if (attr == it->second.ptr() &&
-            PyObject_DelAttrString(pkg, child.c_str()) != 0)
-          PyErr_Clear();
-        Py_XDECREF(attr);
-      }
+      PyObject* attr = PyObject_GetAttrString(pkg.ptr(), child.c_str());
+      if (attr == nullptr) PyErr_Clear();
+      if (attr == it->second.ptr() &&
+          PyObject_DelAttrString(pkg.ptr(), child.c_str()) != 0)
+        PyErr_Clear();
+      Py_XDECREF(attr);
     }
     Graph().erase(name);
     removed.push_back(name);
@@ -318,11 +334,6 @@ void RegisterLoadContext(py::module_& m) {
   if (hook == nullptr) throw py::error_already_set();
   Hook().hook = py::reinterpret_steal<py::object>(hook);
   m.attr("import_hook") = Hook().hook;
-  py::cpp_function at_exit([]() {
-    Hook().hook.release();     // deliberately not decref'd: see HookState
-    Hook().wrapped.release();
-  });
-  py::module_::import("atexit").attr("register")(at_exit);
   m.def("dependencies", &Dependencies, py::arg("name"),
         "Bridge modules the last successful execution of `name` imported.");
   m.def("dependents", &Dependents, py::arg("name"),

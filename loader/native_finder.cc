@@ -119,7 +119,10 @@ NativeFinder::NativeFinder() : cache_(std::make_shared<DirCache>()) {
 void NativeFinder::SetMounts(const py::list& configs) {
   std::vector<MountConfig> parsed;
   for (py::handle item : configs) {
-    py::tuple t = py::reinterpret_borrow<py::tuple>(item);
+    py::tuple t(py::reinterpret_borrow<py::object>(item));  // any sequence
+    if (t.size() < 4)
+      throw py::value_error("bridgeimport: a mount config is (package, directories, "
+                            "pattern, allow_external_symlinks[, atomic])");
     MountConfig c;
     c.package = ToString(t[0]);
     for (py::handle d : t[1]) c.directories.push_back(ToString(d));
@@ -221,7 +224,7 @@ bool NativeFinder::ShadowsRealModule(const MountTable& table,
                                      const Resolution& r,
                                      absl::string_view name, py::handle path) {
   absl::string_view parent = ParentName(name);
-  if (parent.empty() || !PyList_Check(path.ptr())) return false;
+  if (parent.empty() || path.is_none()) return false;
   py::object module = SysModules().attr("get")(std::string(parent));
   if (module.is_none()) return false;
   py::object spec = py::getattr(module, "__spec__", py::none());
@@ -230,7 +233,14 @@ bool NativeFinder::ShadowsRealModule(const MountTable& table,
   if (py::isinstance<NativeLoader>(loader)) return false;  // ours: no rival
   // A real package: its own directories (other than the mount's) come first.
   const std::vector<std::string>& mine = r.mount->real_directories();
-  for (py::handle entry : py::reinterpret_borrow<py::list>(path)) {
+  // Any iterable: a namespace package's __path__ is a _NamespacePath.
+  py::list entries;
+  try {
+    entries = py::list(py::reinterpret_borrow<py::object>(path));
+  } catch (py::error_already_set&) {
+    return false;
+  }
+  for (py::handle entry : entries) {
     if (!PyUnicode_Check(entry.ptr())) continue;
     std::string dir = ToString(entry);
     if (dir.empty() || dir[0] != '/') continue;
@@ -338,16 +348,17 @@ py::object NativeFinder::Load(const py::object& name, bool atomic) {
   std::string utf8 = ToString(name);
   py::dict modules = SysModules();
   // Warm path: an initialised bridge module is returned as is.
-  PyObject* existing = PyDict_GetItemWithError(modules.ptr(), name.ptr());
-  if (existing == nullptr && PyErr_Occurred()) throw py::error_already_set();
-  if (existing != nullptr && existing != Py_None) {
-    py::handle module(existing);
+  PyObject* borrowed = PyDict_GetItemWithError(modules.ptr(), name.ptr());
+  if (borrowed == nullptr && PyErr_Occurred()) throw py::error_already_set();
+  if (borrowed != nullptr && borrowed != Py_None) {
+    // Owned before any Python code (a __spec__ property) can run.
+    py::object module = py::reinterpret_borrow<py::object>(borrowed);
     py::object spec = py::getattr(module, "__spec__", py::none());
     if (!spec.is_none() &&
         py::isinstance<NativeLoader>(py::getattr(spec, "loader", py::none())) &&
         !py::bool_(py::getattr(spec, "_initializing", py::bool_(false)))) {
       RecordDependency(utf8);
-      return py::reinterpret_borrow<py::object>(module);
+      return module;
     }
   }
   std::shared_ptr<MountTable> table = table_;
@@ -484,9 +495,11 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
   module.attr("__spec__") = spec;
   py::object locations = spec.attr("submodule_search_locations");
   if (!locations.is_none()) module.attr("__path__") = locations;
-  module.attr("__file__") = spec.attr("origin");
-  py::object cached = spec.attr("cached");
-  if (!cached.is_none()) module.attr("__cached__") = cached;
+  if (py::bool_(spec.attr("has_location"))) {  // mount packages have no file
+    module.attr("__file__") = spec.attr("origin");
+    py::object cached = spec.attr("cached");
+    if (!cached.is_none()) module.attr("__cached__") = cached;
+  }
 
   // _load_unlocked: _initializing before the insert (the C fast path waits
   // only on that flag), exec, move to the end, a replacement wins.

@@ -72,11 +72,37 @@ std::vector<std::string> RemoveAddedBelow(const std::string& name,
       if (k.size() > prefix.size() && k.compare(0, prefix.size(), prefix) == 0)
         added.push_back(k);
   }
+  // The failed module goes first: removing children may run __del__ and
+  // switch threads, and while `name` is still there another thread's
+  // `import name.x` would not wait on name's lock and could leave a fresh
+  // orphan behind. Both callers (CPython's _load_unlocked and LoadNatively)
+  // tolerate the entry being gone already.
+  if (PyDict_DelItemString(modules.ptr(), name.c_str()) != 0) PyErr_Clear();
   for (const std::string& k : added)
     if (PyDict_DelItemString(modules.ptr(), k.c_str()) != 0) PyErr_Clear();
   std::sort(added.begin(), added.end());
   return added;
 }
+
+// Puts a module namespace back to `snapshot` (same keys, same objects)
+// without ever showing other threads a half-empty module: snapshot values go
+// back first, then the keys the failed run added are removed; the objects
+// they held are released last, when the namespace is already whole.
+void RestoreNamespace(const py::dict& ns, const py::object& snapshot) {
+  if (PyDict_Update(ns.ptr(), snapshot.ptr()) != 0) PyErr_Clear();
+  py::list released;
+  py::list keys = py::reinterpret_steal<py::list>(PyDict_Keys(ns.ptr()));
+  for (py::handle key : keys) {
+    int in_snapshot = PyDict_Contains(snapshot.ptr(), key.ptr());
+    if (in_snapshot != 0) {
+      if (in_snapshot < 0) PyErr_Clear();
+      continue;
+    }
+    PyObject* value = PyDict_GetItemWithError(ns.ptr(), key.ptr());
+    if (value != nullptr) released.append(py::handle(value));
+    if (PyDict_DelItem(ns.ptr(), key.ptr()) != 0) PyErr_Clear();
+  }
+}  // `released` drops its references here
 
 std::string JoinNames(const std::vector<std::string>& names) {
   std::string out;
@@ -158,10 +184,7 @@ py::object NativeLoader::Compile() {
   if (!cache_path.empty()) {
     absl::StatusOr<FileStat> source_stat = StatFile(path_, no_follow_);
     absl::StatusOr<FileContents> pyc;
-    if (source_stat.ok()) {
-      py::gil_scoped_release unlocked;
-      pyc = ReadWholeFile(cache_path, false);
-    }
+    if (source_stat.ok()) pyc = ReadWholeFile(cache_path, false);
     absl::StatusOr<PycHeader> header =
         pyc.ok() ? ParsePycHeader(pyc->data, refs.magic)
                  : absl::StatusOr<PycHeader>(pyc.status());
@@ -227,7 +250,6 @@ void NativeLoader::WritePyc(const std::string& cache_path, const py::object& cod
   py::bytes body = py::reinterpret_steal<py::bytes>(marshalled);
   header += std::string(body);
   mode_t mode = (source.mode | 0200) & 0666;  // as CPython's _calc_mode
-  py::gil_scoped_release unlocked;
   // Read-only trees, full disks, permissions: the cache is skipped, the
   // import goes on (CPython's set_data does the same).
   (void)WriteFileAtomic(cache_path, header, mode);
@@ -328,8 +350,7 @@ void NativeLoader::ExecModule(py::handle module) {
       note += ". Fix the error and import again.";
     } else {
       frame.Failed();
-      PyDict_Clear(ns.ptr());
-      if (PyDict_Update(ns.ptr(), snapshot.ptr()) != 0) PyErr_Clear();
+      RestoreNamespace(ns, snapshot);
       note += "the module keeps its previous contents (namespace restored).";
     }
     AddNote(error, note);

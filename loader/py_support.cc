@@ -13,10 +13,9 @@
 namespace bridgeimport {
 namespace {
 
-// Owned for the interpreter's lifetime; cleared from an atexit callback.
 PyRefs& MutableRefs() {
-  static PyRefs refs;
-  return refs;
+  static NoDestructor<PyRefs> refs;  // see NoDestructor
+  return refs.get();
 }
 
 py::object NewException(py::module_& m, const char* name, const char* doc,
@@ -67,11 +66,6 @@ void InitPyRefs(py::module_& m) {
       "No mounted directory serves the requested bridge module.",
       py::make_tuple(py::handle(PyExc_ModuleNotFoundError), r.bridge_error));
 
-  py::cpp_function release([]() {
-    PyRefs empty;
-    std::swap(MutableRefs(), empty);
-  });
-  py::module_::import("atexit").attr("register")(release);
 }
 
 py::error_already_set MakeImportError(const py::object& type,
@@ -111,11 +105,10 @@ py::dict SysModules() {
 
 FileContents ReadFileForModule(const std::string& path, const std::string& module,
                                bool no_follow) {
-  absl::StatusOr<FileContents> contents;
-  {
-    py::gil_scoped_release unlocked;
-    contents = ReadWholeFile(path, no_follow);
-  }
+  // The GIL stays held: these are small local files, and a thread that
+  // re-acquires the GIL while the interpreter finalises is ended from inside
+  // C++ destructors, which aborts the process.
+  absl::StatusOr<FileContents> contents = ReadWholeFile(path, no_follow);
   if (contents.ok()) return *std::move(contents);
   std::string reason(contents.status().message());
   if (no_follow && reason.find(strerror(ELOOP)) != std::string::npos)

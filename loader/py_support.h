@@ -1,8 +1,8 @@
 // py_support.h: the few CPython facilities the native finder and loader share.
 //
 //  * References to interpreter objects looked up once (ModuleSpec, compile,
-//    decode_source, ...), released at interpreter exit through `atexit` so no
-//    Py_DECREF runs after finalisation.
+//    decode_source, ...), valid until the process ends: imports can still
+//    happen during finalisation.
 //  * The exception types of bridgeimport (all subclasses of ImportError).
 //  * Helpers: add a note to an exception on every supported Python, read a
 //    whole file without a Python file object, validate a name exactly as
@@ -12,6 +12,7 @@
 
 #include <pybind11/pybind11.h>
 
+#include <new>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,21 @@
 namespace bridgeimport {
 
 namespace py = pybind11;
+
+// A value constructed on first use and never destroyed (absl::NoDestructor,
+// which Debian's abseil 20220623 predates). For the few objects holding
+// Python references that must outlive the interpreter's finalisation:
+// imports still happen then (atexit handlers, daemon threads), and no
+// Py_DECREF may run once it is over.
+template <typename T>
+class NoDestructor {
+ public:
+  NoDestructor() { new (storage_) T(); }
+  T& get() { return *std::launder(reinterpret_cast<T*>(storage_)); }
+
+ private:
+  alignas(T) unsigned char storage_[sizeof(T)];
+};
 
 struct PyRefs {
   py::object module_spec;      // importlib.machinery.ModuleSpec
@@ -58,8 +74,8 @@ py::dict SysModules();
 
 // Reads the whole file at `path`. With `no_follow`, a final component that
 // has become a symlink since it was found is refused (O_NOFOLLOW). Throws
-// BridgeImportError naming `module` and the file on any failure. Releases
-// the GIL while reading.
+// BridgeImportError naming `module` and the file on any failure. Keeps the
+// GIL (see the .cc).
 FileContents ReadFileForModule(const std::string& path, const std::string& module,
                                bool no_follow);
 
