@@ -308,8 +308,6 @@ py::dict DependencyGraph() {
   return out;
 }
 
-void ForgetDependencies(const std::string& name) { Graph().erase(name); }
-
 void RecordExecution(const std::string& name, double seconds, bool ok) {
   ExecStats& s = Executions()[name];
   ++s.executions;
@@ -340,7 +338,6 @@ void RegisterLoadContext(py::module_& m) {
         "Modules whose recorded dependencies include `name`.");
   m.def("dependency_graph", &DependencyGraph,
         "{module: [direct dependencies]} for every recorded module.");
-  m.def("forget_dependencies", &ForgetDependencies, py::arg("name"));
   m.def("execution_stats", &ExecutionStats, py::arg("name"),
         "{executions, failures, total_seconds, last_seconds} of a bridge "
         "module's executions (compile + run), or None.");

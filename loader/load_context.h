@@ -86,8 +86,6 @@ py::list Dependencies(const std::string& name);
 py::list Dependents(const std::string& name);
 // {module: [dependencies]} for every module with a record.
 py::dict DependencyGraph();
-// Forgets the record of `name` (its module left sys.modules for good).
-void ForgetDependencies(const std::string& name);
 
 // Counts one execution of `name` (first load or reload) that took `seconds`.
 void RecordExecution(const std::string& name, double seconds, bool ok);

@@ -188,12 +188,10 @@ py::object NativeFinder::FindSpecHit(const std::shared_ptr<MountTable>& table,
       return py::none();
     case Resolution::Kind::kPrefix:
       if (ExistsElsewhere(fullname, path, target)) return py::none();
-      ++hits_;
       return SyntheticSpec(fullname, target);
     case Resolution::Kind::kModule:
     case Resolution::Kind::kPackage:
       if (ShadowsRealModule(*table, r, name, path)) return py::none();
-      ++hits_;
       return FileSpec(r, name, fullname, target);
   }
   return py::none();
@@ -383,15 +381,14 @@ py::object NativeFinder::Load(const py::object& name, bool atomic) {
                             "bridgeimport: no bridge module '" + utf8 + "': " +
                                 r["detail"].cast<std::string>(),
                             utf8, "");
-    module = ImportThroughImportSystem(name, utf8, atomic);
+    module = ImportThroughImportSystem(name, utf8);
   }
   RecordDependency(utf8);  // a load() during another bridge's execution
   return module;
 }
 
 py::object NativeFinder::ImportThroughImportSystem(const py::object& name,
-                                                   const std::string& utf8,
-                                                   bool) {
+                                                   const std::string& utf8) {
   // The import system proper: same module locks, same sys.modules protocol
   // as a plain import statement.
   PyObject* top =
@@ -553,13 +550,6 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
   return module;
 }
 
-py::dict NativeFinder::Stats() const {
-  py::dict out;
-  out["specs_returned"] = hits_;
-  out["directory_reads"] = cache_->reads();
-  return out;
-}
-
 void RegisterNativeFinder(py::module_& m) {
   py::class_<NativeFinder, std::shared_ptr<NativeFinder>>(
       m, "Finder", py::dynamic_attr(), R"doc(
@@ -584,7 +574,6 @@ puts it at sys.meta_path[0].)doc")
       .def("resolve", &NativeFinder::Resolve, py::arg("name"))
       .def("list_children", &NativeFinder::ListChildren, py::arg("package"))
       .def("load", &NativeFinder::Load, py::arg("name"), py::arg("atomic") = false)
-      .def("stats", &NativeFinder::Stats)
       .def("__repr__", [](const NativeFinder&) {
         return std::string("<bridgeimport.Finder>");
       });

@@ -55,8 +55,6 @@ class NativeFinder {
   py::dict Resolve(const py::object& name);
   // Direct children of a served package: (name, is_package, file, shadowed).
   py::list ListChildren(const py::object& package);
-  // Counters for tests and stats.
-  py::dict Stats() const;
 
  private:
   py::object FindSpecHit(const std::shared_ptr<MountTable>& table,
@@ -70,14 +68,13 @@ class NativeFinder {
   // needs the general import path instead.
   py::object LoadNatively(const py::object& name, const std::string& utf8);
   py::object ImportThroughImportSystem(const py::object& name,
-                                       const std::string& utf8, bool atomic);
+                                       const std::string& utf8);
   py::object FileSpec(const Resolution& r, absl::string_view name,
                       py::handle fullname, py::handle target);
   py::object SyntheticSpec(py::handle fullname, py::handle target);
 
   std::shared_ptr<DirCache> cache_;
   std::shared_ptr<MountTable> table_;  // swapped whole by SetMounts
-  uint64_t hits_ = 0;                   // specs returned
 };
 
 void RegisterNativeFinder(py::module_& m);

@@ -10,7 +10,7 @@ serves.
 
 from __future__ import annotations
 
-from typing import Iterator, Optional, Tuple
+from typing import Iterator, Tuple
 
 from . import _native
 
@@ -56,7 +56,3 @@ def forget_placeholders() -> None:
     for key in [k for k in sys.path_importer_cache if isinstance(k, str) and k.startswith(SCHEME)]:
         sys.path_importer_cache.pop(key, None)
 
-
-def placeholder_package(entry: str) -> Optional[str]:
-    """The package a placeholder entry stands for, or None."""
-    return entry[len(SCHEME):] if entry.startswith(SCHEME) else None

@@ -53,6 +53,10 @@ def test_direct_dependencies_of_every_import_form(graph_tree):
         f"{p}.dyn", f"{p}.via_load"])
     assert bi.dependents(f"{p}.leaf") == [f"{p}.user"]
     assert bi.dependencies(f"{p}.leaf") == []
+    from bridgeimport import _native
+
+    graph = _native.dependency_graph()
+    assert graph[f"{p}.user"] == bi.dependencies(f"{p}.user") and graph[f"{p}.leaf"] == []
 
 
 def test_import_hook_is_only_there_while_bridges_execute(graph_tree):
