@@ -52,23 +52,21 @@ absl::flat_hash_map<std::string, ExecStats>& Executions() {
   return stats;
 }
 
-std::string Str(py::handle s) { return py::str(s).cast<std::string>(); }
-
 // The absolute module name an `__import__(name, globals, ..., level)` call
 // refers to, following importlib._bootstrap._calc___package__; empty if it
 // cannot be told.
 std::string AbsoluteName(PyObject* name, PyObject* globals, long level) {
-  std::string base = Str(name);
+  std::string base = ToUtf8(name);
   if (level <= 0) return base;
   if (globals == nullptr || !PyDict_Check(globals)) return std::string();
   py::dict g = py::reinterpret_borrow<py::dict>(globals);
   std::string package;
   if (g.contains("__package__") && !g["__package__"].is_none()) {
-    package = Str(g["__package__"]);
+    package = ToUtf8(g["__package__"]);
   } else if (g.contains("__spec__") && !g["__spec__"].is_none()) {
-    package = Str(g["__spec__"].attr("parent"));
+    package = ToUtf8(g["__spec__"].attr("parent"));
   } else if (g.contains("__name__")) {
-    package = Str(g["__name__"]);
+    package = ToUtf8(g["__name__"]);
     if (!g.contains("__path__")) package = std::string(ParentName(package));
   }
   for (long i = 1; i < level && !package.empty(); ++i)
@@ -123,22 +121,6 @@ void RemoveHook() {
 
 }  // namespace
 
-bool IsBridgeModule(py::handle module) {
-  PyObject* spec = PyObject_GetAttrString(module.ptr(), "__spec__");
-  if (spec == nullptr) {
-    PyErr_Clear();
-    return false;
-  }
-  py::object owned = py::reinterpret_steal<py::object>(spec);
-  PyObject* loader = PyObject_GetAttrString(spec, "loader");
-  if (loader == nullptr) {
-    PyErr_Clear();
-    return false;
-  }
-  py::object owned_loader = py::reinterpret_steal<py::object>(loader);
-  return py::isinstance<NativeLoader>(owned_loader);
-}
-
 // builtins.__import__ while frames are open: the real import, then a record
 // for this thread's innermost frame. Recording never fails an import.
 PyObject* ImportHook(PyObject*, PyObject* const* args, Py_ssize_t nargs,
@@ -179,7 +161,7 @@ PyObject* ImportHook(PyObject*, PyObject* const* args, Py_ssize_t nargs,
       py::object items = py::reinterpret_borrow<py::object>(params[3]);
       for (py::handle item : items) {
         if (!PyUnicode_Check(item.ptr())) continue;
-        std::string attr = Str(item);
+        std::string attr = ToUtf8(item);
         if (attr == "*") continue;
         AddIfBridge(absolute + "." + attr, &frame->deps_, frame->name_);
       }

@@ -77,9 +77,6 @@ class AtomicScope {
 // frame on this thread, if any.
 void RecordDependency(const std::string& name);
 
-// True if `module`'s spec was made by bridgeimport's finder.
-bool IsBridgeModule(py::handle module);
-
 // Direct dependencies of `name` recorded at its last successful execution,
 // and the modules whose recorded dependencies include `name`.
 py::list Dependencies(const std::string& name);

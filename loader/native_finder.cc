@@ -13,8 +13,6 @@
 namespace bridgeimport {
 namespace {
 
-std::string ToString(py::handle s) { return py::str(s).cast<std::string>(); }
-
 // Names whose "does it exist elsewhere?" question is being asked on this
 // thread, so that a finder asking importlib about the same name again does
 // not recurse forever.
@@ -97,6 +95,15 @@ void BindFastPath(py::object instance, const FinderRef& finder) {
   throw py::error_already_set();
 }
 
+// The core's name rules, plus str.isidentifier() for non-ASCII components,
+// which only the interpreter can judge exactly.
+absl::Status ValidatePythonName(py::handle name, const std::string& utf8) {
+  absl::Status valid = ValidateModuleName(utf8);
+  if (valid.ok() && !IsAscii(utf8) && !IsPythonIdentifierPath(name))
+    return absl::InvalidArgumentError("module name component is not an identifier");
+  return valid;
+}
+
 const char* KindName(Resolution::Kind kind) {
   switch (kind) {
     case Resolution::Kind::kMiss: return "miss";
@@ -124,9 +131,9 @@ void NativeFinder::SetMounts(const py::list& configs) {
       throw py::value_error("bridgeimport: a mount config is (package, directories, "
                             "pattern, allow_external_symlinks[, atomic])");
     MountConfig c;
-    c.package = ToString(t[0]);
-    for (py::handle d : t[1]) c.directories.push_back(ToString(d));
-    c.pattern = ToString(t[2]);
+    c.package = ToUtf8(t[0]);
+    for (py::handle d : t[1]) c.directories.push_back(ToUtf8(d));
+    c.pattern = ToUtf8(t[2]);
     c.allow_external_symlinks = t[3].cast<bool>();
     c.atomic = t.size() > 4 && t[4].cast<bool>();
     parsed.push_back(std::move(c));
@@ -199,7 +206,7 @@ py::object NativeFinder::FindSpecHit(const std::shared_ptr<MountTable>& table,
 
 bool NativeFinder::ExistsElsewhere(py::handle fullname, py::handle path,
                                    py::handle target) {
-  std::string key = ToString(fullname);
+  std::string key = ToUtf8(fullname);
   if (std::find(asking_elsewhere.begin(), asking_elsewhere.end(), key) !=
       asking_elsewhere.end())
     return false;
@@ -225,10 +232,7 @@ bool NativeFinder::ShadowsRealModule(const MountTable& table,
   if (parent.empty() || path.is_none()) return false;
   py::object module = SysModules().attr("get")(std::string(parent));
   if (module.is_none()) return false;
-  py::object spec = py::getattr(module, "__spec__", py::none());
-  py::object loader =
-      spec.is_none() ? py::object(py::none()) : py::getattr(spec, "loader", py::none());
-  if (py::isinstance<NativeLoader>(loader)) return false;  // ours: no rival
+  if (IsBridgeModule(module)) return false;  // ours: no rival
   // A real package: its own directories (other than the mount's) come first.
   const std::vector<std::string>& mine = r.mount->real_directories();
   // Any iterable: a namespace package's __path__ is a _NamespacePath.
@@ -240,7 +244,7 @@ bool NativeFinder::ShadowsRealModule(const MountTable& table,
   }
   for (py::handle entry : entries) {
     if (!PyUnicode_Check(entry.ptr())) continue;
-    std::string dir = ToString(entry);
+    std::string dir = ToUtf8(entry);
     if (dir.empty() || dir[0] != '/') continue;
     std::string real = RealPath(dir);
     if (std::find(mine.begin(), mine.end(), real) != mine.end()) continue;
@@ -253,10 +257,7 @@ bool NativeFinder::ShadowsRealModule(const MountTable& table,
 
 bool NativeFinder::GlobEnforced(const Mount& mount) const {
   py::object module = SysModules().attr("get")(mount.package());
-  if (module.is_none()) return true;
-  py::object spec = py::getattr(module, "__spec__", py::none());
-  if (spec.is_none()) return false;
-  return py::isinstance<NativeLoader>(py::getattr(spec, "loader", py::none()));
+  return module.is_none() || IsBridgeModule(module);
 }
 
 py::object NativeFinder::FileSpec(const Resolution& r, absl::string_view name,
@@ -290,7 +291,7 @@ py::object NativeFinder::FileSpec(const Resolution& r, absl::string_view name,
 }
 
 py::object NativeFinder::SyntheticSpec(py::handle fullname, py::handle target) {
-  std::string name = ToString(fullname);
+  std::string name = ToUtf8(fullname);
   py::object loader = py::cast(NativeLoader(name, "", true, /*synthetic=*/true,
                                             /*no_follow=*/false, /*atomic=*/false));
   py::object spec = Refs().module_spec(fullname, loader, py::arg("origin") = py::none(),
@@ -306,12 +307,13 @@ py::dict NativeFinder::Resolve(const py::object& name) {
   if (!PyUnicode_Check(name.ptr()))
     throw py::type_error("module name must be str, not " +
                          std::string(Py_TYPE(name.ptr())->tp_name));
-  std::string utf8 = ToString(name);
+  std::string utf8 = ToUtf8(name);
   std::shared_ptr<MountTable> table = table_;
   Resolution r;
-  if (!IsAscii(utf8) && table->MayServe(utf8) && !IsPythonIdentifierPath(name)) {
+  absl::Status valid = table->MayServe(utf8) ? ValidatePythonName(name, utf8) : absl::OkStatus();
+  if (!valid.ok()) {
     r.kind = Resolution::Kind::kInvalidName;
-    r.detail = "module name component is not an identifier";
+    r.detail = std::string(valid.message());
   } else {
     r = table->Resolve(utf8);
   }
@@ -331,7 +333,7 @@ py::dict NativeFinder::Resolve(const py::object& name) {
 py::list NativeFinder::ListChildren(const py::object& package) {
   std::shared_ptr<MountTable> table = table_;
   py::list out;
-  for (const ChildModule& c : table->ListChildren(ToString(package))) {
+  for (const ChildModule& c : table->ListChildren(ToUtf8(package))) {
     py::list shadowed;
     for (const std::string& s : c.shadowed) shadowed.append(s);
     out.append(py::make_tuple(c.name, c.is_package, c.file, shadowed));
@@ -343,7 +345,7 @@ py::object NativeFinder::Load(const py::object& name, bool atomic) {
   if (!PyUnicode_Check(name.ptr()))
     throw py::type_error("bridgeimport.load() takes a module name (str), not " +
                          std::string(Py_TYPE(name.ptr())->tp_name));
-  std::string utf8 = ToString(name);
+  std::string utf8 = ToUtf8(name);
   py::dict modules = SysModules();
   // Warm path: an initialised bridge module is returned as is.
   PyObject* borrowed = PyDict_GetItemWithError(modules.ptr(), name.ptr());
@@ -351,19 +353,15 @@ py::object NativeFinder::Load(const py::object& name, bool atomic) {
   if (borrowed != nullptr && borrowed != Py_None) {
     // Owned before any Python code (a __spec__ property) can run.
     py::object module = py::reinterpret_borrow<py::object>(borrowed);
-    py::object spec = py::getattr(module, "__spec__", py::none());
-    if (!spec.is_none() &&
-        py::isinstance<NativeLoader>(py::getattr(spec, "loader", py::none())) &&
-        !py::bool_(py::getattr(spec, "_initializing", py::bool_(false)))) {
+    if (IsBridgeModule(module) &&
+        !py::bool_(py::getattr(module.attr("__spec__"), "_initializing", py::bool_(false)))) {
       RecordDependency(utf8);
       return module;
     }
   }
   std::shared_ptr<MountTable> table = table_;
   if (table->MayServe(utf8)) {
-    absl::Status valid = ValidateModuleName(utf8);
-    if (valid.ok() && !IsAscii(utf8) && !IsPythonIdentifierPath(name))
-      valid = absl::InvalidArgumentError("module name component is not an identifier");
+    absl::Status valid = ValidatePythonName(name, utf8);
     if (!valid.ok())
       throw MakeImportError(Refs().invalid_name,
                             "bridgeimport: invalid module name '" + utf8 +

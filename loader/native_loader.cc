@@ -58,7 +58,7 @@ std::vector<std::string> RemoveAddedBelow(const std::string& name,
     for (; it != py::iterator::sentinel(); ++it) {
       py::handle key = *it;
       if (!PyUnicode_Check(key.ptr())) continue;
-      std::string k = py::str(key).cast<std::string>();
+      std::string k = ToUtf8(key);
       if (k == name) {
         reached_own = true;
         break;
@@ -132,12 +132,10 @@ py::object NativeLoader::path() const {
 
 void NativeLoader::CheckName(const py::object& fullname) const {
   if (fullname.is_none()) return;
-  if (py::str(fullname).cast<std::string>() == name_) return;
-  throw MakeImportError(
-      py::reinterpret_borrow<py::object>(PyExc_ImportError),
-      "loader for " + name_ + " cannot handle " +
-          py::str(fullname).cast<std::string>(),
-      py::str(fullname).cast<std::string>(), "");
+  std::string asked = ToUtf8(fullname);
+  if (asked == name_) return;
+  throw MakeImportError(py::reinterpret_borrow<py::object>(PyExc_ImportError),
+                        "loader for " + name_ + " cannot handle " + asked, asked, "");
 }
 
 py::object NativeLoader::CreateModule(py::handle) const {
@@ -358,6 +356,22 @@ void NativeLoader::ExecModule(py::handle module) {
   }
   RecordExecution(name_, elapsed(), true);
   frame.Succeeded(module);
+}
+
+bool IsBridgeModule(py::handle module) {
+  PyObject* spec = PyObject_GetAttrString(module.ptr(), "__spec__");
+  if (spec == nullptr) {
+    PyErr_Clear();
+    return false;
+  }
+  py::object owned = py::reinterpret_steal<py::object>(spec);
+  PyObject* loader = PyObject_GetAttrString(spec, "loader");
+  if (loader == nullptr) {
+    PyErr_Clear();
+    return false;
+  }
+  py::object owned_loader = py::reinterpret_steal<py::object>(loader);
+  return py::isinstance<NativeLoader>(owned_loader);
 }
 
 void RegisterNativeLoader(py::module_& m) {

@@ -74,6 +74,9 @@ class NativeLoader {
   py::object source_;  // bytes last compiled, or None
 };
 
+// True if `module`'s __spec__.loader is a NativeLoader (bridgeimport made it).
+bool IsBridgeModule(py::handle module);
+
 void RegisterNativeLoader(py::module_& m);
 
 }  // namespace bridgeimport

@@ -133,7 +133,7 @@ std::string CachePathFor(const std::string& source) {
   std::optional<std::string> prefix;
   PyObject* pycache_prefix = PySys_GetObject("pycache_prefix");  // borrowed
   if (pycache_prefix != nullptr && pycache_prefix != Py_None)
-    prefix = py::str(pycache_prefix).cast<std::string>();
+    prefix = ToUtf8(pycache_prefix);
   std::string cwd;
   if (prefix.has_value() && (source.empty() || source[0] != '/')) {
     char buf[4096];

@@ -69,6 +69,9 @@ py::error_already_set MakeImportError(const py::object& type,
 // __notes__ list by hand before (older tracebacks just do not print it).
 void AddNote(const py::error_already_set& error, const std::string& note);
 
+// str(obj) as UTF-8.
+inline std::string ToUtf8(py::handle obj) { return py::str(obj).cast<std::string>(); }
+
 // The module dict sys.modules, as the import system uses it.
 py::dict SysModules();
 
