@@ -21,10 +21,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_list(args: argparse.Namespace) -> int:
     import bridgeimport as bi
 
-    for spec in args.mount or []:
-        package, _, rest = spec.partition("=")
-        dirs, _, pattern = rest.partition("#")
-        bi.mount(package, *dirs.split(":"), pattern=pattern or "*.py")
+    from . import _startup
+
+    entries, errors = _startup.parse(";".join(args.mount or []))
+    for message in errors:
+        print(f"bridgeimport list: {message}", file=sys.stderr)
+    if errors:
+        return 2
+    for entry in entries:
+        try:
+            bi.mount(entry.package, *entry.directories, pattern=entry.pattern)
+        except (OSError, ValueError) as exc:
+            print(f"bridgeimport list: {exc}", file=sys.stderr)
+            return 2
     found = bi.mounts()
     if not found:
         print("no mounts (set BRIDGEIMPORT_PATH or pass --mount package=dir[:dir][#glob])")

@@ -73,9 +73,10 @@ class Registry:
             if existing is None:
                 _mounts.mount(package, *directories, pattern=pattern)
             else:
+                mount = existing
                 for d in directories:
-                    if _mounts._absolute(d) not in _mounts.find_mount(package).directories:
-                        _mounts.find_mount(package).add_directory(d)
+                    if _mounts._absolute(d) not in mount.directories:
+                        mount = mount.add_directory(d)
         elif existing is None:
             raise ValueError(f"bridgeimport: Registry({package!r}) needs directories, "
                              "or a mount of that package made before")
