@@ -170,7 +170,6 @@ def pth_cost(reps: int) -> Tuple[float, float]:
     if saved is not None:
         os.environ["BRIDGEIMPORT_PATH"] = saved
     tmp = tempfile.mkdtemp()
-    code = "import time, sys; print(time.perf_counter())"
 
     def startup(env):
         times = []
@@ -188,7 +187,6 @@ def pth_cost(reps: int) -> Tuple[float, float]:
     unset = startup(env_unset)
     with_mount = startup(env_set)
     shutil.rmtree(tmp)
-    del code
     return unset_us, (with_mount - unset) * 1e3
 
 
