@@ -72,3 +72,7 @@ bench-core: deps
 
 clean:
 	rm -rf build $(VENV) *.egg-info python/*.egg-info
+
+# Further targets (sanitizers, fuzzing, the interpreter matrix, ...) live in
+# mk/*.mk, one file per job; they may add to DEBIAN_PACKAGES.
+include $(sort $(wildcard mk/*.mk))
