@@ -171,7 +171,7 @@ py::object UnmarshalCode(const std::string& pyc, const std::string& source_path)
 
 }  // namespace
 
-py::object NativeLoader::Compile() {
+py::object NativeLoader::Compile(SourceObservation* seen) {
   // importlib's SourceLoader.get_code, natively: a valid pyc is used as is; a
   // missing, stale, corrupt or untrusted one is replaced after compiling.
   const PyRefs& refs = Refs();
@@ -210,6 +210,13 @@ py::object NativeLoader::Compile() {
         py::object code = UnmarshalCode(pyc->data, path_);
         if (!code.is_none()) {
           if (source.has_value()) source_ = py::bytes(source->data);
+          if (seen != nullptr) {
+            seen->valid = true;
+            seen->stat = source.has_value() ? static_cast<const FileStat&>(*source)
+                                            : *source_stat;
+            seen->observed_ns = WallClockNanos();
+            seen->bytes = source.has_value() ? source_ : py::none();
+          }
           return code;
         }
       }
@@ -217,6 +224,12 @@ py::object NativeLoader::Compile() {
   }
   if (!source.has_value()) source = ReadFileForModule(path_, name_, no_follow_);
   py::bytes data(source->data);
+  if (seen != nullptr) {
+    seen->valid = true;
+    seen->stat = *source;
+    seen->observed_ns = WallClockNanos();
+    seen->bytes = data;
+  }
   py::object code = refs.compile(data, path_, "exec", py::arg("dont_inherit") = true);
   source_ = data;
   if (!cache_path.empty() && !DontWriteBytecode()) WritePyc(cache_path, code, *source,
@@ -321,13 +334,14 @@ void NativeLoader::ExecModule(py::handle module) {
   }
 
   LoadFrame frame(name_, first_load, atomic_);
+  SourceObservation seen;
   const auto started = std::chrono::steady_clock::now();
   auto elapsed = [&started]() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
         .count();
   };
   try {
-    py::object code = Compile();
+    py::object code = Compile(&seen);
     if (!ns.contains("__builtins__"))
       ns["__builtins__"] = py::handle(PyEval_GetBuiltins());
     PyObject* result = PyEval_EvalCode(code.ptr(), ns.ptr(), ns.ptr());
@@ -355,7 +369,47 @@ void NativeLoader::ExecModule(py::handle module) {
     throw;
   }
   RecordExecution(name_, elapsed(), true);
+  executed_ = std::move(seen);
   frame.Succeeded(module);
+}
+
+bool NativeLoader::SourceChanged() const {
+  if (synthetic_) return false;
+  if (!executed_.valid) return true;
+  absl::StatusOr<FileStat> now = StatFile(path_, no_follow_);
+  if (!now.ok()) return true;
+  const FileStat& then = executed_.stat;
+  bool same_metadata = now->mtime_ns == then.mtime_ns && now->size == then.size &&
+                       now->ino == then.ino && now->ctime_ns == then.ctime_ns;
+  // A change made within the timestamp resolution after the observation
+  // could leave every field as it was (the same rule as for timestamp pycs).
+  bool racy = TimestampPycIsRacy(std::max(then.mtime_ns, then.ctime_ns),
+                                 executed_.observed_ns);
+  if (same_metadata && !racy) return false;
+  if (!executed_.bytes || executed_.bytes.is_none() || now->size != then.size)
+    return true;
+  absl::StatusOr<FileContents> current = ReadWholeFile(path_, no_follow_);
+  if (!current.ok()) return true;
+  char* data = nullptr;
+  Py_ssize_t size = 0;
+  if (PyBytes_AsStringAndSize(executed_.bytes.ptr(), &data, &size) != 0) {
+    PyErr_Clear();
+    return true;
+  }
+  return current->data.size() != static_cast<size_t>(size) ||
+         std::memcmp(current->data.data(), data, current->data.size()) != 0;
+}
+
+py::object NativeLoader::SourceStamp() const {
+  if (!executed_.valid) return py::none();
+  py::dict out;
+  out["mtime_ns"] = executed_.stat.mtime_ns;
+  out["size"] = executed_.stat.size;
+  out["ino"] = executed_.stat.ino;
+  out["ctime_ns"] = executed_.stat.ctime_ns;
+  out["observed_ns"] = executed_.observed_ns;
+  out["has_bytes"] = executed_.bytes && !executed_.bytes.is_none();
+  return out;
 }
 
 bool IsBridgeModule(py::handle module) {
@@ -400,6 +454,11 @@ finder; one per module spec.)doc")
            "True for packages (__init__.py and mount packages).")
       .def("get_data", &NativeLoader::GetData, py::arg("path"),
            "The bytes of the file at `path`.")
+      .def("source_changed", &NativeLoader::SourceChanged,
+           "True if the file differs from the source the module last executed "
+           "(metadata first, bytes where metadata cannot decide).")
+      .def_property_readonly("source_stamp", &NativeLoader::SourceStamp,
+                             "What the last exec saw of the file, or None.")
       .def("__repr__", &NativeLoader::Repr);
 }
 
