@@ -21,6 +21,7 @@ from . import _native
 from ._mounts import Mount, find_mount, install, installed, mount, mounts, unmount, uninstall
 from ._native import BridgeImportError, BridgeNotFoundError, InvalidModuleNameError
 from ._registry import BridgeCollisionWarning, Registry
+from ._transaction import Transaction, transaction
 
 __all__ = [
     "BridgeCollisionWarning",
@@ -30,6 +31,7 @@ __all__ = [
     "Mount",
     "Finder",
     "Registry",
+    "Transaction",
     "dependencies",
     "dependents",
     "Loader",
@@ -40,6 +42,7 @@ __all__ = [
     "mount",
     "mounts",
     "reload",
+    "transaction",
     "unmount",
     "uninstall",
 ]
