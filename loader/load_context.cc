@@ -88,16 +88,14 @@ std::string AbsoluteName(PyObject* name, PyObject* globals, long level) {
 void AddIfBridge(const std::string& name,
                  absl::flat_hash_set<std::string>* deps,
                  const std::string& self) {
-  if (name.empty() || name == self) return;
+  if (name.empty() || name == self || deps->contains(name)) return;
   PyObject* borrowed = PyDict_GetItemString(PyImport_GetModuleDict(), name.c_str());
   if (borrowed == nullptr) return;
   // Owned before any Python code (attribute lookups) can run.
   py::object module = py::reinterpret_borrow<py::object>(borrowed);
-  if (!IsBridgeModule(module)) return;
+  const NativeLoader* loader = BridgeLoaderOf(module);
   // Mount packages provided for a prefix run no code: nothing to depend on.
-  py::object loader = module.attr("__spec__").attr("loader");
-  if (!py::isinstance<NativeLoader>(loader)) return;
-  if (!loader.cast<const NativeLoader&>().synthetic()) deps->insert(name);
+  if (loader != nullptr && !loader->synthetic()) deps->insert(name);
 }
 
 // True if `package.attr` is the submodule sys.modules holds under that name
@@ -193,8 +191,7 @@ PyObject* ImportHook(PyObject*, PyObject* const* args, Py_ssize_t nargs,
     if (truth == 1) fromlist = py::reinterpret_borrow<py::object>(params[3]);
   }
   LoadFrame* caller = innermost;
-  absl::flat_hash_set<std::string> prior;
-  if (caller != nullptr && fromlist) prior = caller->deps_;
+  const size_t mark = caller != nullptr ? caller->loaded_deps_.size() : 0;
 
   PyObject* result = PyObject_Vectorcall(target.ptr(), args, nargs, kwnames);
   LoadFrame* frame = innermost;
@@ -210,7 +207,11 @@ PyObject* ImportHook(PyObject*, PyObject* const* args, Py_ssize_t nargs,
         AddIfBridge(std::string(p), &frame->deps_, frame->name_);
       return result;
     }
-    if (frame == caller) frame->deps_ = std::move(prior);
+    if (frame == caller) {
+      for (size_t i = mark; i < frame->loaded_deps_.size(); ++i)
+        frame->deps_.erase(frame->loaded_deps_[i]);
+      frame->loaded_deps_.resize(mark);
+    }
     bool whole = false;
     for (py::handle item : fromlist) {
       if (!PyUnicode_Check(item.ptr())) continue;
@@ -257,7 +258,8 @@ void LoadFrame::Succeeded(py::handle module) {
   done_ = true;
   Graph()[name_] = std::move(deps_);
   if (parent_ != nullptr) {
-    if (parent_->name_ != name_) parent_->deps_.insert(name_);
+    if (parent_->name_ != name_ && parent_->deps_.insert(name_).second)
+      parent_->loaded_deps_.push_back(name_);
     for (auto& entry : loaded_first_)
       parent_->loaded_first_.push_back(std::move(entry));
     if (first_load_)

@@ -63,6 +63,9 @@ class LoadFrame {
   bool atomic_;
   bool done_ = false;
   absl::flat_hash_set<std::string> deps_;
+  // The dependencies Succeeded() of child frames added, in order: an import
+  // statement takes back those it loaded but does not bind (ImportHook).
+  std::vector<std::string> loaded_deps_;
   std::vector<std::pair<std::string, py::object>> loaded_first_;
 };
 

@@ -412,23 +412,54 @@ py::object NativeLoader::SourceStamp() const {
   return out;
 }
 
-bool IsBridgeModule(py::handle module) {
+const NativeLoader* BridgeLoaderOf(py::handle module) {
   PyObject* spec = PyObject_GetAttrString(module.ptr(), "__spec__");
   if (spec == nullptr) {
     PyErr_Clear();
-    return false;
+    return nullptr;
   }
-  py::object owned = py::reinterpret_steal<py::object>(spec);
+  py::object owned_spec = py::reinterpret_steal<py::object>(spec);
   PyObject* loader = PyObject_GetAttrString(spec, "loader");
   if (loader == nullptr) {
     PyErr_Clear();
-    return false;
+    return nullptr;
   }
-  py::object owned_loader = py::reinterpret_steal<py::object>(loader);
-  return py::isinstance<NativeLoader>(owned_loader);
+  py::object owned = py::reinterpret_steal<py::object>(loader);
+  if (!py::isinstance<NativeLoader>(owned)) return nullptr;
+  return &owned.cast<const NativeLoader&>();
 }
 
+bool IsBridgeModule(py::handle module) { return BridgeLoaderOf(module) != nullptr; }
+
+namespace {
+
+// What a transaction needs to know of many modules at once, in one call:
+// None for a module bridgeimport did not load, "package" for a mount package
+// (no code), else "bridge", or with `check` "changed"/"unchanged".
+py::list BridgeStates(const py::iterable& modules, bool check) {
+  const py::str kPackage("package"), kBridge("bridge"), kChanged("changed"),
+      kUnchanged("unchanged");
+  py::list out;
+  for (py::handle module : modules) {
+    const NativeLoader* loader = BridgeLoaderOf(module);
+    if (loader == nullptr)
+      out.append(py::none());
+    else if (loader->synthetic())
+      out.append(kPackage);
+    else if (!check)
+      out.append(kBridge);
+    else
+      out.append(loader->SourceChanged() ? kChanged : kUnchanged);
+  }
+  return out;
+}
+
+}  // namespace
+
 void RegisterNativeLoader(py::module_& m) {
+  m.def("bridge_states", &BridgeStates, py::arg("modules"), py::arg("check") = false,
+        "Per module: None (not a bridge module), 'package' (mount package), "
+        "'bridge', or with check=True 'changed'/'unchanged'.");
   py::class_<NativeLoader>(m, "Loader", R"doc(
 bridgeimport's loader for one bridge module (importlib.abc.Loader,
 InspectLoader, ExecutionLoader and ResourceLoader protocols). Created by the

@@ -96,7 +96,10 @@ class NativeLoader {
   SourceObservation executed_;  // what the last successful exec ran
 };
 
-// True if `module`'s __spec__.loader is a NativeLoader (bridgeimport made it).
+// `module`'s __spec__.loader if it is a NativeLoader (bridgeimport made it),
+// else nullptr. The pointer is valid while the spec holds the loader: do not
+// keep it across Python code.
+const NativeLoader* BridgeLoaderOf(py::handle module);
 bool IsBridgeModule(py::handle module);
 
 void RegisterNativeLoader(py::module_& m);

@@ -122,15 +122,6 @@ def changed(module: ModuleType) -> bool:
         return True
 
 
-def is_reloadable(module: ModuleType) -> bool:
-    """Bridge modules with a file, and ordinary source modules: the kinds a
-    transaction can retire and import again from fresh source."""
-    loader = bridge_loader(module)
-    if loader is not None:
-        return loader.path is not None  # not a mount package (no code)
-    return source_path(module) is not None
-
-
 def drop_racy_pyc(path: str) -> None:
     """Removes the CPython bytecode cache of ``path`` if CPython's timestamp
     check could take it for the current source while it was compiled from an
@@ -152,4 +143,4 @@ def drop_racy_pyc(path: str) -> None:
             pass
 
 
-__all__ = ["changed", "observe", "is_reloadable", "source_path", "drop_racy_pyc"]
+__all__ = ["bridge_loader", "changed", "observe", "source_path", "drop_racy_pyc"]

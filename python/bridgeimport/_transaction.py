@@ -112,6 +112,7 @@ class Transaction:
         self.seconds: Dict[str, float] = {}
         self._retired_modules: Dict[str, ModuleType] = {}
         self._before: Dict[str, ModuleType] = {}
+        self._ordinary: Set[str] = set()  # candidates CPython's loaders loaded
         self._parent_attrs: List[Tuple[ModuleType, str, ModuleType]] = []
         self._records: dict = {}
         self._serial = 0
@@ -163,17 +164,31 @@ class Transaction:
         self.state = "active"
         self._before = {k: m for k, m in list(sys.modules.items())
                         if isinstance(k, str) and self._selects(k)}
+        names = list(self._before)
+        check = self.mode == "changed"
+        states = _native.bridge_states([self._before[n] for n in names], check)
         candidates: Dict[str, ModuleType] = {}
-        for name, module in self._before.items():
-            if module is not None and _changes.is_reloadable(module):
-                candidates[name] = module
-            else:
+        changed = []
+        for name, state in zip(names, states):
+            module = self._before[name]
+            if state is None:  # not a bridge module: an ordinary source module?
+                if module is None or _changes.source_path(module) is None:
+                    self.kept.append(name)
+                    continue
+                self._ordinary.add(name)
+                if check and _changes.changed(module):
+                    changed.append(name)
+            elif state == "package":  # a mount package: no code to re-run
                 self.kept.append(name)
-        if self.mode == "all":
-            chosen = set(candidates)
+                continue
+            elif state == "changed":
+                changed.append(name)
+            candidates[name] = module
+        if check:
+            self.changed = sorted(changed)
+            chosen = self._close(set(changed), candidates)
         else:
-            self.changed = sorted(n for n, m in candidates.items() if _changes.changed(m))
-            chosen = self._close(set(self.changed), candidates)
+            chosen = set(candidates)
         # Children first: a concurrent `import pkg.mod` then never finds the
         # old child under a fresh parent.
         for name in sorted(chosen, key=lambda n: (-n.count("."), n)):
@@ -183,7 +198,7 @@ class Transaction:
         if self._retired_modules:
             self._records = _native.dependency_records(self.retired)
             _native.finder.invalidate_caches()
-            if any(_changes.bridge_loader(m) is None for m in self._retired_modules.values()):
+            if self._ordinary.intersection(self._retired_modules):
                 importlib.invalidate_caches()  # FileFinder listings of ordinary packages
         self.seconds["begin"] = time.perf_counter() - self._started
 
@@ -194,7 +209,7 @@ class Transaction:
         while True:
             grown = set(chosen)
             grown.update(n for n in _native.dependents_closure(sorted(chosen)) if n in candidates)
-            if any(_changes.bridge_loader(candidates[n]) is None for n in grown):
+            if self._ordinary.intersection(grown):
                 grown.update(self._namespace_dependents(grown, candidates))
             for p in packages:
                 if p in grown:
@@ -254,7 +269,7 @@ class Transaction:
         path = getattr(module, "__file__", None)
         if isinstance(path, str):
             linecache.cache.pop(path, None)
-            if _changes.bridge_loader(module) is None:
+            if name in self._ordinary:
                 _changes.drop_racy_pyc(path)
 
     # -- end ---------------------------------------------------------------
