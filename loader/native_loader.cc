@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "finders/pyc_header.h"
+#include "loader/debug_log.h"
 #include "loader/load_context.h"
 #include "loader/py_support.h"
 
@@ -209,7 +210,12 @@ py::object NativeLoader::Compile() {
       if (valid) {
         py::object code = UnmarshalCode(pyc->data, path_);
         if (!code.is_none()) {
-          if (source.has_value()) source_ = py::bytes(source->data);
+          source_ = source.has_value() ? py::object(py::bytes(source->data))
+                                       : py::object(py::none());
+          compiled_ = true;
+          compiled_mtime_ns_ = source.has_value() ? source->mtime_ns : source_stat->mtime_ns;
+          compiled_size_ = source.has_value() ? source->size : source_stat->size;
+          code_origin_ = "bytecode cache";
           return code;
         }
       }
@@ -219,12 +225,22 @@ py::object NativeLoader::Compile() {
   py::bytes data(source->data);
   py::object code = refs.compile(data, path_, "exec", py::arg("dont_inherit") = true);
   source_ = data;
-  if (!cache_path.empty() && !DontWriteBytecode()) WritePyc(cache_path, code, *source,
-                                                            hash_based, check_source);
+  compiled_ = true;
+  compiled_mtime_ns_ = source->mtime_ns;
+  compiled_size_ = source->size;
+  code_origin_ = "source";
+  if (!cache_path.empty() && !DontWriteBytecode() &&
+      WritePyc(cache_path, code, *source, hash_based, check_source))
+    code_origin_ = "source, bytecode cache written";
   return code;
 }
 
-void NativeLoader::WritePyc(const std::string& cache_path, const py::object& code,
+py::object NativeLoader::LastCompiled() const {
+  if (!compiled_) return py::none();
+  return py::make_tuple(compiled_mtime_ns_, compiled_size_, source_);
+}
+
+bool NativeLoader::WritePyc(const std::string& cache_path, const py::object& code,
                             const FileContents& source, bool hash_based,
                             bool check_source) const {
   const PyRefs& refs = Refs();
@@ -235,7 +251,7 @@ void NativeLoader::WritePyc(const std::string& cache_path, const py::object& cod
   } else {
     // A timestamp pyc written before the source's second is over could not be
     // told from a same-second rewrite later: do not write one (never stale).
-    if (TimestampPycIsRacy(source.mtime_ns, WallClockNanos())) return;
+    if (TimestampPycIsRacy(source.mtime_ns, WallClockNanos())) return false;
     header = MakeTimestampPycHeader(
         refs.magic, PycMtimeSeconds(source.mtime_sec, source.mtime_nsec),
         source.data.size());
@@ -243,14 +259,14 @@ void NativeLoader::WritePyc(const std::string& cache_path, const py::object& cod
   PyObject* marshalled = PyMarshal_WriteObjectToString(code.ptr(), Py_MARSHAL_VERSION);
   if (marshalled == nullptr) {
     PyErr_Clear();  // an unmarshallable constant: just no cache
-    return;
+    return false;
   }
   py::bytes body = py::reinterpret_steal<py::bytes>(marshalled);
   header += std::string(body);
   mode_t mode = (source.mode | 0200) & 0666;  // as CPython's _calc_mode
   // Read-only trees, full disks, permissions: the cache is skipped, the
   // import goes on (CPython's set_data does the same).
-  (void)WriteFileAtomic(cache_path, header, mode);
+  return WriteFileAtomic(cache_path, header, mode).ok();
 }
 
 py::object NativeLoader::GetCode(py::object fullname) {
@@ -352,10 +368,19 @@ void NativeLoader::ExecModule(py::handle module) {
       note += "the module keeps its previous contents (namespace restored).";
     }
     AddNote(error, note);
+    if (DebugEnabled())
+      DebugLog(first_load ? "rollback %s: %s" : "reload failed %s: %s",
+               {py::str(name_), py::str(note)});
     throw;
   }
-  RecordExecution(name_, elapsed(), true);
+  double seconds = elapsed();
+  RecordExecution(name_, seconds, true);
   frame.Succeeded(module);
+  if (DebugEnabled())
+    DebugLog(first_load ? "load %s from %s (code from %s, %.3f ms)"
+                        : "reload %s from %s (code from %s, %.3f ms)",
+             {py::str(name_), py::str(path_), py::str(code_origin_),
+              py::float_(seconds * 1e3)});
 }
 
 bool IsBridgeModule(py::handle module) {
@@ -400,6 +425,9 @@ finder; one per module spec.)doc")
            "True for packages (__init__.py and mount packages).")
       .def("get_data", &NativeLoader::GetData, py::arg("path"),
            "The bytes of the file at `path`.")
+      .def_property_readonly("last_compiled", &NativeLoader::LastCompiled,
+                             "(mtime_ns, size, bytes or None) of the source the "
+                             "last exec_module()/get_code() used; None before.")
       .def("__repr__", &NativeLoader::Repr);
 }
 

@@ -53,6 +53,11 @@ class NativeLoader {
   bool IsPackage(py::object fullname) const;
   py::bytes GetData(const std::string& path) const;
   std::string Repr() const;
+  // (mtime_ns, size, bytes or None) of the source file the last
+  // exec_module()/get_code() compiled or took from the bytecode cache; None
+  // before that. The bytes are those compiled (None when the code came from
+  // a timestamp pyc). For doctor's "changed on disk since load".
+  py::object LastCompiled() const;
 
  private:
   // Raises ImportError if `fullname` is given and is not this loader's name,
@@ -61,7 +66,8 @@ class NativeLoader {
   // The module's code: from a valid bytecode cache file, else compiled from
   // the source (whose bytes are then kept for GetSource()) and cached.
   py::object Compile();
-  void WritePyc(const std::string& cache_path, const py::object& code,
+  // True if a cache file was written.
+  bool WritePyc(const std::string& cache_path, const py::object& code,
                 const FileContents& source, bool hash_based,
                 bool check_source) const;
 
@@ -72,6 +78,12 @@ class NativeLoader {
   bool no_follow_;
   bool atomic_;        // roll back every bridge first loaded by a failed exec
   py::object source_;  // bytes last compiled, or None
+  // Stat of the source behind the last code returned by Compile(), and where
+  // that code came from (for the debug log): "bytecode cache", "source", ...
+  bool compiled_ = false;
+  int64_t compiled_mtime_ns_ = 0;
+  uint64_t compiled_size_ = 0;
+  const char* code_origin_ = "";
 };
 
 // True if `module`'s __spec__.loader is a NativeLoader (bridgeimport made it).
