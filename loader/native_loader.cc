@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "finders/pyc_header.h"
+#include "loader/debug_log.h"
 #include "loader/load_context.h"
 #include "loader/py_support.h"
 
@@ -209,13 +210,15 @@ py::object NativeLoader::Compile(SourceObservation* seen) {
       if (valid) {
         py::object code = UnmarshalCode(pyc->data, path_);
         if (!code.is_none()) {
-          if (source.has_value()) source_ = py::bytes(source->data);
+          source_ = source.has_value() ? py::object(py::bytes(source->data))
+                                       : py::object(py::none());
+          code_origin_ = "bytecode cache";
           if (seen != nullptr) {
             seen->valid = true;
             seen->stat = source.has_value() ? static_cast<const FileStat&>(*source)
                                             : *source_stat;
             seen->observed_ns = WallClockNanos();
-            seen->bytes = source.has_value() ? source_ : py::none();
+            seen->bytes = source_;
           }
           return code;
         }
@@ -232,12 +235,14 @@ py::object NativeLoader::Compile(SourceObservation* seen) {
   }
   py::object code = refs.compile(data, path_, "exec", py::arg("dont_inherit") = true);
   source_ = data;
-  if (!cache_path.empty() && !DontWriteBytecode()) WritePyc(cache_path, code, *source,
-                                                            hash_based, check_source);
+  code_origin_ = "source";
+  if (!cache_path.empty() && !DontWriteBytecode() &&
+      WritePyc(cache_path, code, *source, hash_based, check_source))
+    code_origin_ = "source, bytecode cache written";
   return code;
 }
 
-void NativeLoader::WritePyc(const std::string& cache_path, const py::object& code,
+bool NativeLoader::WritePyc(const std::string& cache_path, const py::object& code,
                             const FileContents& source, bool hash_based,
                             bool check_source) const {
   const PyRefs& refs = Refs();
@@ -248,7 +253,7 @@ void NativeLoader::WritePyc(const std::string& cache_path, const py::object& cod
   } else {
     // A timestamp pyc written before the source's second is over could not be
     // told from a same-second rewrite later: do not write one (never stale).
-    if (TimestampPycIsRacy(source.mtime_ns, WallClockNanos())) return;
+    if (TimestampPycIsRacy(source.mtime_ns, WallClockNanos())) return false;
     header = MakeTimestampPycHeader(
         refs.magic, PycMtimeSeconds(source.mtime_sec, source.mtime_nsec),
         source.data.size());
@@ -256,14 +261,14 @@ void NativeLoader::WritePyc(const std::string& cache_path, const py::object& cod
   PyObject* marshalled = PyMarshal_WriteObjectToString(code.ptr(), Py_MARSHAL_VERSION);
   if (marshalled == nullptr) {
     PyErr_Clear();  // an unmarshallable constant: just no cache
-    return;
+    return false;
   }
   py::bytes body = py::reinterpret_steal<py::bytes>(marshalled);
   header += std::string(body);
   mode_t mode = (source.mode | 0200) & 0666;  // as CPython's _calc_mode
   // Read-only trees, full disks, permissions: the cache is skipped, the
   // import goes on (CPython's set_data does the same).
-  (void)WriteFileAtomic(cache_path, header, mode);
+  return WriteFileAtomic(cache_path, header, mode).ok();
 }
 
 py::object NativeLoader::GetCode(py::object fullname) {
@@ -366,11 +371,20 @@ void NativeLoader::ExecModule(py::handle module) {
       note += "the module keeps its previous contents (namespace restored).";
     }
     AddNote(error, note);
+    if (DebugEnabled())
+      DebugLog(first_load ? "rollback %s: %s" : "reload failed %s: %s",
+               {py::str(name_), py::str(note)});
     throw;
   }
-  RecordExecution(name_, elapsed(), true);
+  double seconds = elapsed();
+  RecordExecution(name_, seconds, true);
   executed_ = std::move(seen);
   frame.Succeeded(module);
+  if (DebugEnabled())
+    DebugLog(first_load ? "load %s from %s (code from %s, %.3f ms)"
+                        : "reload %s from %s (code from %s, %.3f ms)",
+             {py::str(name_), py::str(path_), py::str(code_origin_),
+              py::float_(seconds * 1e3)});
 }
 
 bool NativeLoader::SourceChanged() const {

@@ -82,7 +82,8 @@ class NativeLoader {
   // The module's code: from a valid bytecode cache file, else compiled from
   // the source (whose bytes are then kept for GetSource()) and cached.
   py::object Compile(SourceObservation* seen = nullptr);
-  void WritePyc(const std::string& cache_path, const py::object& code,
+  // True if a cache file was written.
+  bool WritePyc(const std::string& cache_path, const py::object& code,
                 const FileContents& source, bool hash_based,
                 bool check_source) const;
 
@@ -94,6 +95,8 @@ class NativeLoader {
   bool atomic_;        // roll back every bridge first loaded by a failed exec
   py::object source_;  // bytes last compiled, or None
   SourceObservation executed_;  // what the last successful exec ran
+  // Where the last code Compile() returned came from, for the debug log.
+  const char* code_origin_ = "";
 };
 
 // `module`'s __spec__.loader if it is a NativeLoader (bridgeimport made it),

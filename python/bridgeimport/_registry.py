@@ -23,7 +23,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple
 from . import _mounts, _native
 
 
-class BridgeCollisionWarning(UserWarning):
+class BridgeCollisionWarning(_native.BridgeImportWarning):
     """Two bridge files claim the same registry key or module name; the
     warning names both and says which one is served."""
 
