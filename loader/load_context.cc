@@ -18,9 +18,17 @@ thread_local int atomic_depth = 0;
 
 // Module name -> recorded direct dependencies. Strings only, so destroying
 // it after the interpreter has gone is harmless.
-absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>>& Graph() {
-  static absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>>
-      graph;
+// What one execution imported: bridge modules (the public dependencies()),
+// and other modules (ordinary packages a transaction may be asked to retire).
+struct Deps {
+  absl::flat_hash_set<std::string> bridges;
+  absl::flat_hash_set<std::string> others;
+  bool contains(const std::string& name) const {
+    return bridges.contains(name) || others.contains(name);
+  }
+};
+absl::flat_hash_map<std::string, Deps>& Graph() {
+  static absl::flat_hash_map<std::string, Deps> graph;
   return graph;
 }
 
@@ -83,19 +91,6 @@ std::string AbsoluteName(PyObject* name, PyObject* globals, long level) {
     package = std::string(ParentName(package));
   if (package.empty()) return std::string();
   return base.empty() ? package : package + "." + base;
-}
-
-void AddIfBridge(const std::string& name,
-                 absl::flat_hash_set<std::string>* deps,
-                 const std::string& self) {
-  if (name.empty() || name == self || deps->contains(name)) return;
-  PyObject* borrowed = PyDict_GetItemString(PyImport_GetModuleDict(), name.c_str());
-  if (borrowed == nullptr) return;
-  // Owned before any Python code (attribute lookups) can run.
-  py::object module = py::reinterpret_borrow<py::object>(borrowed);
-  const NativeLoader* loader = BridgeLoaderOf(module);
-  // Mount packages provided for a prefix run no code: nothing to depend on.
-  if (loader != nullptr && !loader->synthetic()) deps->insert(name);
 }
 
 // True if `package.attr` is the submodule sys.modules holds under that name
@@ -204,7 +199,7 @@ PyObject* ImportHook(PyObject*, PyObject* const* args, Py_ssize_t nargs,
     if (absolute.empty()) return result;
     if (!fromlist) {
       for (absl::string_view p = absolute; !p.empty(); p = ParentName(p))
-        AddIfBridge(std::string(p), &frame->deps_, frame->name_);
+        frame->Record(std::string(p));
       return result;
     }
     if (frame == caller) {
@@ -217,11 +212,11 @@ PyObject* ImportHook(PyObject*, PyObject* const* args, Py_ssize_t nargs,
       if (!PyUnicode_Check(item.ptr())) continue;
       std::string attr = ToUtf8(item);
       if (attr != "*" && IsSubmoduleAttribute(absolute, attr))
-        AddIfBridge(absolute + "." + attr, &frame->deps_, frame->name_);
+        frame->Record(absolute + "." + attr);
       else
         whole = true;
     }
-    if (whole) AddIfBridge(absolute, &frame->deps_, frame->name_);
+    if (whole) frame->Record(absolute);
   } catch (py::error_already_set& e) {
     e.discard_as_unraisable("bridgeimport dependency recording");
   } catch (const std::exception&) {
@@ -256,7 +251,9 @@ LoadFrame::~LoadFrame() {
 
 void LoadFrame::Succeeded(py::handle module) {
   done_ = true;
-  Graph()[name_] = std::move(deps_);
+  Deps& record = Graph()[name_];
+  record.bridges = std::move(deps_);
+  record.others = std::move(other_deps_);
   if (parent_ != nullptr) {
     if (parent_->name_ != name_ && parent_->deps_.insert(name_).second)
       parent_->loaded_deps_.push_back(name_);
@@ -313,18 +310,32 @@ std::vector<std::string> LoadFrame::LoadedFirst() const {
   return names;
 }
 
+void LoadFrame::Record(const std::string& name) {
+  if (name.empty() || name == name_ || deps_.contains(name) || other_deps_.contains(name))
+    return;
+  PyObject* borrowed = PyDict_GetItemString(PyImport_GetModuleDict(), name.c_str());
+  if (borrowed == nullptr || borrowed == Py_None) return;
+  // Owned before any Python code (attribute lookups) can run.
+  py::object module = py::reinterpret_borrow<py::object>(borrowed);
+  const NativeLoader* loader = BridgeLoaderOf(module);
+  if (loader == nullptr)
+    other_deps_.insert(name);
+  else if (!loader->synthetic())
+    deps_.insert(name);
+}
+
 AtomicScope::AtomicScope() { ++atomic_depth; }
 AtomicScope::~AtomicScope() { --atomic_depth; }
 
 void RecordDependency(const std::string& name) {
   LoadFrame* frame = innermost;
-  if (frame != nullptr) AddIfBridge(name, &frame->deps_, frame->name_);
+  if (frame != nullptr) frame->Record(name);
 }
 
 py::list Dependencies(const std::string& name) {
   std::vector<std::string> out;
   auto it = Graph().find(name);
-  if (it != Graph().end()) out.assign(it->second.begin(), it->second.end());
+  if (it != Graph().end()) out.assign(it->second.bridges.begin(), it->second.bridges.end());
   std::sort(out.begin(), out.end());
   py::list result;
   for (const std::string& n : out) result.append(n);
@@ -350,8 +361,10 @@ py::dict DependencyGraph() {
 py::list DependentsClosure(const std::vector<std::string>& names) {
   // One pass builds the reverse edges; a breadth-first walk follows them.
   absl::flat_hash_map<std::string, std::vector<const std::string*>> users;
-  for (const auto& [module, deps] : Graph())
-    for (const std::string& dep : deps) users[dep].push_back(&module);
+  for (const auto& [module, deps] : Graph()) {
+    for (const std::string& dep : deps.bridges) users[dep].push_back(&module);
+    for (const std::string& dep : deps.others) users[dep].push_back(&module);
+  }
   absl::flat_hash_set<std::string> seen;
   std::vector<std::string> queue(names.begin(), names.end());
   while (!queue.empty()) {
@@ -370,12 +383,21 @@ py::list DependentsClosure(const std::vector<std::string>& names) {
 }
 
 py::dict DependencyRecords(const std::vector<std::string>& names) {
+  auto sorted_list = [](const absl::flat_hash_set<std::string>& set) {
+    std::vector<std::string> v(set.begin(), set.end());
+    std::sort(v.begin(), v.end());
+    py::list out;
+    for (const std::string& n : v) out.append(n);
+    return out;
+  };
   py::dict out;
   for (const std::string& name : names) {
-    if (Graph().contains(name))
-      out[py::str(name)] = Dependencies(name);
-    else
+    auto it = Graph().find(name);
+    if (it == Graph().end())
       out[py::str(name)] = py::none();
+    else
+      out[py::str(name)] =
+          py::make_tuple(sorted_list(it->second.bridges), sorted_list(it->second.others));
   }
   return out;
 }
@@ -387,8 +409,10 @@ void RestoreDependencyRecords(const py::dict& records) {
       Graph().erase(name);
       continue;
     }
-    absl::flat_hash_set<std::string> deps;
-    for (py::handle dep : item.second) deps.insert(ToUtf8(dep));
+    py::tuple both = py::reinterpret_borrow<py::tuple>(item.second);
+    Deps deps;
+    for (py::handle dep : both[0]) deps.bridges.insert(ToUtf8(dep));
+    for (py::handle dep : both[1]) deps.others.insert(ToUtf8(dep));
     Graph()[name] = std::move(deps);
   }
 }

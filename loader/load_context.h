@@ -62,7 +62,14 @@ class LoadFrame {
   bool first_load_;
   bool atomic_;
   bool done_ = false;
-  absl::flat_hash_set<std::string> deps_;
+
+  // Records `name` as imported by this execution: a bridge module as a
+  // dependency, any other loaded module among the others, a mount package
+  // (no code) not at all.
+  void Record(const std::string& name);
+
+  absl::flat_hash_set<std::string> deps_;        // bridge modules
+  absl::flat_hash_set<std::string> other_deps_;  // other loaded modules
   // The dependencies Succeeded() of child frames added, in order: an import
   // statement takes back those it loaded but does not bind (ImportHook).
   std::vector<std::string> loaded_deps_;
@@ -89,8 +96,8 @@ py::dict DependencyGraph();
 // Every module that depends on one of `names`, directly or transitively
 // (the names themselves only if reached through a cycle), sorted.
 py::list DependentsClosure(const std::vector<std::string>& names);
-// {name: [dependencies] or None} for `names`, and putting such a record back
-// (None erases): a transaction saves the records of the modules it retires
+// {name: ([bridge dependencies], [other modules]) or None} for `names`, and
+// putting such a record back (None erases): a transaction saves the records of the modules it retires
 // and restores them when it rolls back.
 py::dict DependencyRecords(const std::vector<std::string>& names);
 void RestoreDependencyRecords(const py::dict& records);

@@ -356,3 +356,34 @@ def test_transactions_against_concurrent_imports(tree, pkgname):
     assert all(v == 1 for v in counter.runs.values()), counter.runs
     for i in range(n):
         assert importlib.import_module(f"{p}.m{i}").V == i
+
+
+def test_import_error_from_fresh_code_rolls_back(app):
+    p, d = app
+    old_helper = sys.modules[f"{p}.helper"]
+    (d / "helper.py").write_text(f"from {p}.core import NO_SUCH_NAME\n")
+    with pytest.raises(ImportError, match="NO_SUCH_NAME"):
+        with bi.transaction(p) as tx:
+            importlib.import_module(f"{p}.user")
+    assert sys.modules[f"{p}.helper"] is old_helper
+    assert sys.modules[f"{p}.user"].SEEN == "core-1+helper"
+    assert tx.failed == [f"{p}.helper", f"{p}.user"]
+    # fixed on disk: the next transaction runs the new code
+    (d / "helper.py").write_text(f"from {p} import core\nDERIVED = 'fixed'\n")
+    with bi.transaction(p) as tx2:
+        assert importlib.import_module(f"{p}.user").SEEN == "fixed"
+    assert tx2.failed == []
+
+
+def test_bridge_depending_on_an_ordinary_module(tree, pkgname, monkeypatch):
+    p, lib = pkgname, f"{pkgname}_lib"
+    root = tree({f"{lib}/__init__.py": "", f"{lib}/conf.py": "LEVEL = 1\n"}, sub="syspath")
+    monkeypatch.syspath_prepend(str(root))
+    bi.mount(p, tree({"uses.py": f"from {lib}.conf import LEVEL\n", "free.py": ""}))
+    importlib.import_module(f"{p}.uses")
+    importlib.import_module(f"{p}.free")
+    (root / lib / "conf.py").write_text("LEVEL = 2\n")
+    with bi.transaction(p, lib) as tx:
+        assert importlib.import_module(f"{p}.uses").LEVEL == 2
+    assert f"{lib}.conf" in tx.retired and f"{p}.uses" in tx.retired
+    assert f"{p}.free" not in tx.retired
