@@ -1,6 +1,7 @@
 """Builds bridgeimport's wheel: the Python package, the CMake-built extension
-bridgeimport._native, bridgeimport.pth at the top of site-packages, and the
-examples used by ``python -m bridgeimport demo``.
+bridgeimport._native, bridgeimport.pth and bridgeimport.start (PEP 829, Python
+3.15+) at the top of site-packages, and the examples used by
+``python -m bridgeimport demo``.
 
 Follows pybind11's cmake_example: a CMakeExtension whose build_ext runs CMake.
 Environment knobs: CMAKE_BUILD_PARALLEL_LEVEL (jobs), BRIDGEIMPORT_CMAKE_ARGS
@@ -51,13 +52,16 @@ class CMakeBuild(build_ext):
 
 
 class BuildPyWithPth(build_py):
-    """Also places bridgeimport.pth at the root of the install (site-packages)
-    and the examples inside the package."""
+    """Also places the start-up files at the root of the install
+    (site-packages): bridgeimport.pth for every Python, bridgeimport.start for
+    3.15+ (which then ignores the .pth's import line); and the examples inside
+    the package."""
 
     def run(self) -> None:
         super().run()
         target = Path(self.build_lib)
-        shutil.copy(ROOT / "python" / "bridgeimport.pth", target / "bridgeimport.pth")
+        for name in ("bridgeimport.pth", "bridgeimport.start"):
+            shutil.copy(ROOT / "python" / name, target / name)
         examples = target / "bridgeimport" / "_examples"
         if examples.exists():
             shutil.rmtree(examples)

@@ -12,17 +12,16 @@ finder and loader that roll ``sys.modules`` back when a load fails.
     True
 """
 
-from __future__ import annotations
+# Start-up cost (DESIGN.md section 8): bridgeimport.pth imports this package on
+# every interpreter start, so importing it loads nothing: the extension, the
+# mount API and the registry are imported on first use of a name (PEP 562).
+# Nothing here may import typing, threading, re, importlib.abc, or even
+# __future__ (a real import at run time): annotations are strings.
+import sys
 
-import importlib.abc as _abc
-from types import ModuleType
-
-from . import _native
-from ._mounts import Mount, find_mount, install, installed, mount, mounts, unmount, uninstall
-from ._native import (BridgeImportError, BridgeImportWarning, BridgeNotFoundError,
-                      InvalidModuleNameError)
-from ._registry import BridgeCollisionWarning, Registry
-from ._transaction import Transaction, transaction
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # type checkers treat the name as true; no typing import at run time
+    from types import ModuleType
 
 __all__ = [
     "BridgeCollisionWarning",
@@ -52,17 +51,63 @@ __all__ = [
 
 __version__ = "0.1.0"
 
-Finder = _native.Finder
-Loader = _native.Loader
+# Public name -> submodule defining it, imported on first access.
+_LAZY = {
+    "BridgeImportError": "_native",
+    "BridgeImportWarning": "_native",
+    "BridgeNotFoundError": "_native",
+    "InvalidModuleNameError": "_native",
+    "Finder": "_native",
+    "Loader": "_native",
+    "Mount": "_mounts",
+    "find_mount": "_mounts",
+    "install": "_mounts",
+    "installed": "_mounts",
+    "mount": "_mounts",
+    "mounts": "_mounts",
+    "unmount": "_mounts",
+    "uninstall": "_mounts",
+    "BridgeCollisionWarning": "_registry",
+    "Registry": "_registry",
+    "Transaction": "_transaction",
+    "transaction": "_transaction",
+}
 
-# The native classes follow the importlib.abc protocols; say so to isinstance().
-_abc.MetaPathFinder.register(Finder)
-for _base in (_abc.Loader, _abc.InspectLoader, _abc.ExecutionLoader, _abc.ResourceLoader):
-    _base.register(Loader)
-del _base
+
+def __getattr__(name: str):
+    submodule = _LAZY.get(name)
+    if submodule is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # The package attribute, not sys.modules: one instance of each submodule
+    # even if someone evicts it from sys.modules after its first import.
+    module = globals().get(submodule)
+    if module is None:
+        __import__(f"{__name__}.{submodule}")
+        module = globals()[submodule]
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
 
 
-def load(name: str, *, atomic: bool = False) -> ModuleType:
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
+_finder = None
+
+
+def _native_finder():
+    """The native finder, loading the extension and mounting what start-up
+    declared on first use."""
+    global _finder
+    if _finder is None:
+        from . import _mounts
+
+        _finder = _mounts._native.finder
+    return _finder
+
+
+def load(name: str, *, atomic: bool = False) -> "ModuleType":
     """Returns the bridge module ``name``, importing it if needed.
 
     The result is the very object a plain ``import name`` gives (same
@@ -81,10 +126,10 @@ def load(name: str, *, atomic: bool = False) -> ModuleType:
     Raises InvalidModuleNameError for a malformed name and BridgeNotFoundError
     when no mount serves it.
     """
-    return _native.finder.load(name, atomic)
+    return (_finder or _native_finder()).load(name, atomic)
 
 
-def reload(module: "ModuleType | str") -> ModuleType:
+def reload(module: "ModuleType | str") -> "ModuleType":
     """Re-executes the newest source of a loaded bridge module in the same
     module object (``importlib.reload`` semantics, identity kept).
 
@@ -94,7 +139,8 @@ def reload(module: "ModuleType | str") -> ModuleType:
     ``__init__`` only, as CPython does. Accepts a module or its name.
     """
     import importlib
-    import sys
+
+    from ._native import BridgeNotFoundError, Loader
 
     if isinstance(module, str):
         name = module
@@ -112,13 +158,15 @@ def dependencies(name: str) -> list:
     """The bridge modules whose import the last successful execution of
     ``name`` performed directly (import statements, ``from x import y``,
     imports in functions called during execution, ``load()``), sorted."""
-    return _native.dependencies(name)
+    _native_finder()  # imports bridgeimport._native, an attribute of this package from then on
+    return globals()["_native"].dependencies(name)
 
 
 def dependents(name: str) -> list:
     """The bridge modules whose recorded :func:`dependencies` include
     ``name``, sorted."""
-    return _native.dependents(name)
+    _native_finder()  # imports bridgeimport._native, an attribute of this package from then on
+    return globals()["_native"].dependents(name)
 
 
 def doctor(*, bridge_only: bool = False, check_pyc: bool = True):

@@ -157,37 +157,74 @@ def miss_cost() -> Tuple[float, float]:
     return results[0], results[1]
 
 
-def pth_cost(reps: int) -> Tuple[float, float]:
-    """The .pth line's cost when BRIDGEIMPORT_PATH is unset (in-process, µs),
-    and the start-up cost with one mount in BRIDGEIMPORT_PATH (ms, fresh
-    interpreters, set minus unset)."""
+def pth_cost(reps: int) -> List[Tuple[str, float, str, str]]:
+    """What bridgeimport.pth adds to interpreter start-up, against the same
+    interpreter with BRIDGEIMPORT_DISABLE=1 (the line then stops at its first
+    test, as good as no .pth): the CPU time (user + system, from wait4) of
+    ``python -c pass`` (fresh processes run alternately, medians; CPU rather
+    than wall time because a shared machine's scheduling noise exceeds 1 ms),
+    and the .pth line alone, timed (thread CPU time) inside a fresh
+    interpreter (misses only the first look-up in site-packages, which the
+    next import from there would pay anyway). Also
+    the stand-in finder's miss and the first import under a start-up mount
+    (which loads the extension). Returns rows (figure, value, unit, target)."""
     import bridgeimport
 
-    pth = Path(bridgeimport.__file__).resolve().parent.parent / "bridgeimport.pth"
-    line = pth.read_text().strip()
-    saved = os.environ.pop("BRIDGEIMPORT_PATH", None)
-    unset_us = min(timeit.repeat(lambda: exec(line, {}), number=2000, repeat=5)) / 2000 * 1e6
-    if saved is not None:
-        os.environ["BRIDGEIMPORT_PATH"] = saved
-    tmp = tempfile.mkdtemp()
+    line = (Path(bridgeimport.__file__).resolve().parent.parent / "bridgeimport.pth").read_text()
+    tmp = Path(tempfile.mkdtemp())
+    (tmp / "m.py").write_text("X = 1\n")
+    disabled = dict(base_env(False), BRIDGEIMPORT_DISABLE="1")
+    nothing = base_env(False)
+    one_mount = dict(nothing, BRIDGEIMPORT_PATH=f"bench_pth={tmp}")
+    line_code = ("import os, time; del os.environ['BRIDGEIMPORT_DISABLE']; "
+                 f"t = time.thread_time(); exec({line.strip()!r}); "
+                 "print(time.thread_time() - t)")
 
-    def startup(env):
-        times = []
-        for _ in range(reps * 4):
-            r = subprocess.run([sys.executable, "-c", "pass"], env=env, capture_output=True)
-            assert r.returncode == 0
-        for _ in range(reps * 4):
-            t0 = timeit.default_timer()
-            subprocess.run([sys.executable, "-c", "pass"], env=env, capture_output=True)
-            times.append(timeit.default_timer() - t0)
-        return statistics.median(times)
+    def wall(env):
+        """CPU seconds of one `python -c pass`."""
+        pid = os.posix_spawn(sys.executable, [sys.executable, "-c", "pass"], env)
+        _, status, usage = os.wait4(pid, 0)
+        assert status == 0, status
+        return usage.ru_utime + usage.ru_stime
 
-    env_unset = base_env(False)
-    env_set = dict(env_unset, BRIDGEIMPORT_PATH=f"bench_pth={tmp}")
-    unset = startup(env_unset)
-    with_mount = startup(env_set)
+    def line_alone(env):
+        r = subprocess.run([sys.executable, "-c", line_code],
+                           env=dict(env, BRIDGEIMPORT_DISABLE="1"), capture_output=True, text=True)
+        assert r.returncode == 0 and not r.stderr, r.stderr
+        return float(r.stdout)
+
+    configs = {"disabled": disabled, "nothing": nothing, "mount": one_mount}
+    for env in configs.values():  # warm the page cache and the entry-point cache
+        wall(env)
+        line_alone(env)
+    times = {(k, how): [] for k in configs for how in ("wall", "line")}
+    for _ in range(reps * 8):
+        for k, env in configs.items():
+            times[k, "wall"].append(wall(env))
+            times[k, "line"].append(line_alone(env))
+    med = {key: statistics.median(v) for key, v in times.items()}
+
+    from bridgeimport._startup import StandInFinder
+
+    calls = 200_000
+    fn = StandInFinder(["bench_nothing"]).find_spec
+    names = ["json.decoder"] * 1000
+    miss_ns = min(timeit.repeat("for n in names: f(n, None)", globals={"f": fn, "names": names},
+                                number=calls // 1000, repeat=7)) / calls * 1e9
+    first = statistics.median(child(
+        "import time; t = time.perf_counter(); import bench_pth.m; "
+        "print(time.perf_counter() - t)", one_mount) for _ in range(reps))
     shutil.rmtree(tmp)
-    return unset_us, (with_mount - unset) * 1e3
+    rows = []
+    for k, label in (("nothing", "nothing configured"), ("mount", "one mount in BRIDGEIMPORT_PATH")):
+        rows.append((f".pth start-up, {label}: python -c pass (CPU)",
+                     (med[k, "wall"] - med["disabled", "wall"]) * 1e3, "ms", "<= 1 ms"))
+        rows.append((f".pth line alone (in-process CPU), {label}", med[k, "line"] * 1e3, "ms",
+                     "<= 1 ms"))
+    rows.append(("stand-in finder miss before the first bridge import", miss_ns, "ns", "tiny"))
+    rows.append(("first import under a start-up mount (loads the extension)", first * 1e3, "ms",
+                 "-"))
+    return rows
 
 
 def main(argv=None) -> int:
@@ -198,6 +235,8 @@ def main(argv=None) -> int:
     parser.add_argument("--body", choices=sorted(BODIES), default="small",
                         help="generated module body (default: small, DESIGN.md's basis)")
     parser.add_argument("--json", help="also write the rows to this JSON file")
+    parser.add_argument("--pth-only", action="store_true",
+                        help="only the start-up (.pth) rows")
     args = parser.parse_args(argv)
     global MODULE_SOURCE
     MODULE_SOURCE = BODIES[args.body]
@@ -215,6 +254,11 @@ def main(argv=None) -> int:
     print(f"command: {' '.join([os.path.basename(sys.executable)] + sys.argv)}")
     print(f"module body: {args.body!r}: {MODULE_SOURCE.format(i=0)!r}")
     print(f"  {'figure':<58} {'bridgeimp':>10} {'stock':>10} {'unit':<4} {'ratio':>8}")
+
+    if args.pth_only:
+        for figure, value, unit, target in pth_cost(args.reps):
+            row(figure, value, None, unit, value if unit == "ms" else float("nan"), target)
+        return 0
 
     native_ns, python_ns = miss_cost()
     row("finder miss, unrelated name, per call (vs Python finder)", native_ns, python_ns, "ns",
@@ -264,11 +308,8 @@ def main(argv=None) -> int:
                     "ms", ours / stock, "<= 1.05x time")
                 shutil.rmtree(pkg)
 
-        unset_us, set_ms = pth_cost(args.reps)
-        row(".pth line, BRIDGEIMPORT_PATH unset (in-process)", unset_us, None, "us",
-            unset_us / 1000, "<= 1 ms")
-        row(".pth start-up with one mount in BRIDGEIMPORT_PATH", set_ms, None, "ms",
-            set_ms, "<= 1 ms")
+        for figure, value, unit, target in pth_cost(args.reps):
+            row(figure, value, None, unit, value if unit == "ms" else float("nan"), target)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print("ratio: time rows are bridgeimport/stock (lower is better); 'faster' rows are "

@@ -3,20 +3,33 @@
 The mount table itself lives in the native finder (``_native.finder``); this
 module validates what users pass, keeps the ``Mount`` objects they get back,
 and pushes the whole table to the finder on every change, under one lock.
+
+Every change is also exported to ``os.environ["BRIDGEIMPORT_MOUNTS"]`` (see
+``_entrypoints``), which child processes inherit and their
+``bridgeimport.pth`` reads: classes and functions of bridge modules then
+unpickle in ``spawn`` and ``forkserver`` children. ``mount(..., export=False)``
+keeps a mount to this process.
+
+Importing this module loads the extension and mounts what interpreter
+start-up declared (``_startup.activate``, at the end of this file); it is kept
+free of typing and threading for that first-import cost.
 """
 
 from __future__ import annotations
 
+import _thread
 import os
 import sys
-import threading
-from typing import Dict, List, Optional, Tuple, Union
 
-from . import _native, _pathhook
+from . import _entrypoints, _native, _pathhook, _startup
 
-PathLike = Union[str, "os.PathLike[str]"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only; typing is not imported at run time
+    from typing import Dict, List, Optional, Tuple, Union
 
-_lock = threading.RLock()
+    PathLike = Union[str, "os.PathLike[str]"]
+
+_lock = _thread.RLock()
 _mounts: Dict[str, "Mount"] = {}
 
 
@@ -27,15 +40,18 @@ class Mount:
     priority order: the first directory holding a name serves it.
     """
 
-    __slots__ = ("package", "directories", "pattern", "allow_external_symlinks", "atomic")
+    __slots__ = ("package", "directories", "pattern", "allow_external_symlinks", "atomic",
+                 "export")
 
     def __init__(self, package: str, directories: Tuple[str, ...], pattern: str,
-                 allow_external_symlinks: bool, atomic: bool = False) -> None:
+                 allow_external_symlinks: bool, atomic: bool = False,
+                 export: bool = True) -> None:
         self.package = package
         self.directories = directories
         self.pattern = pattern
         self.allow_external_symlinks = allow_external_symlinks
         self.atomic = atomic
+        self.export = export
 
     def __repr__(self) -> str:
         dirs = ", ".join(repr(d) for d in self.directories)
@@ -73,7 +89,7 @@ class Mount:
         the updated Mount."""
         return mount(self.package, *self.directories, directory, pattern=self.pattern,
                      allow_external_symlinks=self.allow_external_symlinks,
-                     atomic=self.atomic, replace=True)
+                     atomic=self.atomic, replace=True, export=self.export)
 
 
 def _check_package(package: object) -> str:
@@ -98,16 +114,29 @@ def _push(table: Dict[str, "Mount"]) -> None:
     _native.finder.set_mounts([m._config() for m in table.values()])
 
 
+def _export() -> None:
+    """Mirrors the exportable mounts into the environment children inherit,
+    stamped with the BRIDGEIMPORT_PATH they were made under (a child whose
+    BRIDGEIMPORT_PATH differs was configured on purpose and ignores it)."""
+    value = _entrypoints.encode_export(os.environ.get(_startup.ENV_PATH, ""),
+                                   [m._config() for m in _mounts.values() if m.export])
+    if os.environ.get(_startup.ENV_EXPORT) != value:
+        os.environ[_startup.ENV_EXPORT] = value
+
+
 def mount(package: str, *directories: PathLike, pattern: str = "*.py",
           allow_external_symlinks: bool = False, atomic: bool = False,
-          replace: bool = False) -> Mount:
+          replace: bool = False, export: bool = True) -> Mount:
     """Serves ``package.<name>`` from ``<directory>/<name>.py`` files matching
     ``pattern`` (and subpackages: subdirectories holding ``__init__.py``).
 
     ``atomic=True`` makes every failed load of a module of this mount also
     remove the bridge modules first loaded during it (see :func:`load`).
     ``allow_external_symlinks=True`` follows symlinks whose targets leave the
-    mount's directories (refused by default).
+    mount's directories (refused by default). ``export=False`` keeps the
+    mount out of ``BRIDGEIMPORT_MOUNTS``, the environment variable through
+    which child processes (``multiprocessing`` spawn/forkserver, subprocesses
+    of this interpreter) mount what this process has mounted.
 
     Installs the finder if needed. Mounting the same configuration twice
     returns the existing Mount; a different one for a mounted package needs
@@ -121,10 +150,11 @@ def mount(package: str, *directories: PathLike, pattern: str = "*.py",
     if not isinstance(pattern, str):
         raise TypeError("bridgeimport: pattern must be a str glob such as '*.py'")
     dirs = tuple(dict.fromkeys(_absolute(d) for d in directories))
-    new = Mount(package, dirs, pattern, bool(allow_external_symlinks), bool(atomic))
+    new = Mount(package, dirs, pattern, bool(allow_external_symlinks), bool(atomic),
+                bool(export))
     with _lock:
         old = _mounts.get(package)
-        if old is not None and old._config() == new._config():
+        if old is not None and old._config() == new._config() and old.export == new.export:
             install()
             return old
         if old is not None and not replace:
@@ -136,6 +166,7 @@ def mount(package: str, *directories: PathLike, pattern: str = "*.py",
         _push(table)  # validates; raises before anything changes
         _mounts.clear()
         _mounts.update(table)
+        _export()
         install()
         return new
 
@@ -150,6 +181,7 @@ def unmount(package: str) -> Mount:
         removed = table.pop(package)
         _push(table)
         _mounts.pop(package)
+        _export()
         _pathhook.forget_placeholders()
         return removed
 
@@ -168,14 +200,22 @@ def find_mount(package: str) -> Optional[Mount]:
 
 def install() -> None:
     """Puts the native finder at ``sys.meta_path[0]`` and the placeholder path
-    hook at ``sys.path_hooks[0]``. Idempotent: never two copies."""
+    hook at ``sys.path_hooks[0]``. Idempotent: never two copies.
+
+    Also drops start-up's stand-in finder. That may happen while the import
+    system iterates over sys.meta_path (the stand-in's first hit mounts, which
+    installs): finders after the stand-in keep their index, so the iteration
+    goes on unchanged."""
     with _lock:
         finder = _native.finder
-        copies = sum(1 for f in sys.meta_path if f is finder)
-        if copies != 1 or sys.meta_path[0] is not finder:
-            sys.meta_path[:] = [finder] + [f for f in sys.meta_path if f is not finder]
+        meta_path = sys.meta_path
+        copies = sum(1 for f in meta_path if f is finder or _startup.is_stand_in(f))
+        if copies != 1 or meta_path[0] is not finder:
+            meta_path[:] = [finder] + [f for f in meta_path
+                                       if f is not finder and not _startup.is_stand_in(f)]
         if _pathhook.path_hook not in sys.path_hooks:
             sys.path_hooks.insert(0, _pathhook.path_hook)
+        _register_abcs()
 
 
 def uninstall() -> None:
@@ -183,7 +223,8 @@ def uninstall() -> None:
     serves them again); loaded modules stay loaded. Idempotent."""
     with _lock:
         finder = _native.finder
-        sys.meta_path[:] = [f for f in sys.meta_path if f is not finder]
+        sys.meta_path[:] = [f for f in sys.meta_path
+                            if f is not finder and not _startup.is_stand_in(f)]
         sys.path_hooks[:] = [h for h in sys.path_hooks if h is not _pathhook.path_hook]
         _pathhook.forget_placeholders()
 
@@ -191,3 +232,36 @@ def uninstall() -> None:
 def installed() -> bool:
     """True if the finder is on sys.meta_path."""
     return any(f is _native.finder for f in sys.meta_path)
+
+
+_registered = set()
+
+
+def _register_abcs() -> None:
+    """Makes isinstance() with importlib.abc's protocols true for the native
+    Finder and Loader. importlib.abc costs 10-40 ms to import (importlib.resources,
+    pathlib, tempfile...), so it is never imported for this: registration
+    happens here (on this module's import and on every install(), hence every
+    mount()) once the program has imported it. The Loader base class lives in
+    the cheap importlib._abc on 3.10+ and is registered at once."""
+    abc = sys.modules.get("importlib.abc")
+    if abc is None:
+        if "Loader" not in _registered:
+            try:
+                from importlib._abc import Loader as base
+            except ImportError:  # 3.9: Loader is defined in importlib.abc
+                return
+            base.register(_native.Loader)
+            _registered.add("Loader")
+        return
+    if "all" in _registered:
+        return
+    abc.MetaPathFinder.register(_native.Finder)
+    for base in (abc.Loader, abc.InspectLoader, abc.ExecutionLoader, abc.ResourceLoader):
+        base.register(_native.Loader)
+    _registered.add("all")
+
+
+_register_abcs()
+# Last: mount what interpreter start-up declared (entry points, BRIDGEIMPORT_PATH).
+_startup.activate(mount)

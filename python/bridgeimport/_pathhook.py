@@ -10,7 +10,9 @@ serves.
 
 from __future__ import annotations
 
-from typing import Iterator, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs milliseconds on the first bridge import
+    from typing import Iterator, Tuple
 
 from . import _native
 
@@ -36,7 +38,7 @@ class PlaceholderFinder:
     def invalidate_caches(self) -> None:
         _native.finder.invalidate_caches()
 
-    def iter_modules(self, prefix: str = "") -> Iterator[Tuple[str, bool]]:
+    def iter_modules(self, prefix: str = "") -> "Iterator[Tuple[str, bool]]":
         """Used by pkgutil.iter_modules() and walk_packages()."""
         for name, is_package, _file, _shadowed in _native.finder.list_children(self.package):
             yield prefix + name, is_package

@@ -8,10 +8,13 @@ here from the source tree.
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -32,7 +35,7 @@ def test_parse_entries_and_errors():
     assert len(errors) == 4 and all("entry" in e for e in errors)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def wheel(tmp_path_factory) -> Path:
     given = os.environ.get("BRIDGEIMPORT_WHEEL")
     if given:
@@ -43,25 +46,48 @@ def wheel(tmp_path_factory) -> Path:
     return Path(glob.glob(str(out / "bridgeimport-*.whl"))[0])
 
 
-@pytest.fixture(scope="module")
-def fresh_venv(tmp_path_factory, wheel) -> Path:
+def make_venv(root: Path, wheel: Path) -> Path:
     """A new venv (with Debian's system site packages, as the project's own)
-    with only the wheel installed into it."""
-    root = tmp_path_factory.mktemp("venv")
+    with only the wheel installed into it; returns its python."""
     venv.EnvBuilder(with_pip=True, system_site_packages=True).create(root)
     python = root / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--no-index", "--no-deps", "-q", str(wheel)],
-                   check=True)
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    assert (Path(site) / "bridgeimport.pth").is_file()
+    pip_install(python, str(wheel))
+    assert (site_packages(python) / "bridgeimport.pth").is_file()
     return python
 
 
-def run_python(python: Path, code: str, **env: str) -> subprocess.CompletedProcess:
+def pip_install(python: Path, *args: str) -> None:
+    subprocess.run([str(python), "-m", "pip", "install", "--no-index", "--no-deps",
+                    "--no-build-isolation", "-q", *args], check=True, env=clean_env())
+
+
+def site_packages(python: Path) -> Path:
+    return Path(subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True, env=clean_env()).stdout.strip())
+
+
+@pytest.fixture(scope="session")
+def fresh_venv(tmp_path_factory, wheel) -> Path:
+    return make_venv(tmp_path_factory.mktemp("venv"), wheel)
+
+
+def clean_env(**env: str) -> dict:
+    """This process's environment without bridgeimport's variables (the test
+    process exports its own mounts) and with a private entry-point cache."""
     environ = {k: v for k, v in os.environ.items()
                if not k.startswith("BRIDGEIMPORT_") and k not in ("PYTHONPATH",)}
+    environ.setdefault("XDG_CACHE_HOME", str(_CACHE_HOME))
     environ.update(env)
+    return environ
+
+
+_CACHE_HOME = Path(tempfile.mkdtemp(prefix="bridgeimport-test-cache-"))
+atexit.register(shutil.rmtree, _CACHE_HOME, True)
+
+
+def run_python(python: Path, code: str, **env: str) -> subprocess.CompletedProcess:
+    environ = clean_env(**env)
     return subprocess.run([str(python), "-c", code], capture_output=True, text=True,
                           env=environ, cwd="/", timeout=120)
 
@@ -115,11 +141,92 @@ def test_bad_configuration_warns_once_and_never_breaks_startup(fresh_venv, tmp_p
 
 
 def test_disable_and_unset_leave_interpreter_untouched(fresh_venv, tmp_path):
-    code = "import sys; print('bridgeimport' in sys.modules, 'bridgeimport._native' in sys.modules)"
+    # Nothing configured: the .pth imports the small start-up module and finds
+    # nothing to do: no extension, no finder. Disabled: not even that.
+    code = ("import sys; print('bridgeimport._startup' in sys.modules, "
+            "'bridgeimport._native' in sys.modules, 'bridgeimport._mounts' in sys.modules, "
+            "[type(f).__name__ for f in sys.meta_path if 'bridge' in type(f).__module__])")
     r = run_python(fresh_venv, code)
-    assert (r.returncode, r.stdout.strip(), r.stderr) == (0, "False False", "")
+    assert (r.returncode, r.stdout.strip(), r.stderr) == (0, "True False False []", "")
     r = run_python(fresh_venv, code, BRIDGEIMPORT_PATH=f"px={tmp_path}", BRIDGEIMPORT_DISABLE="1")
-    assert (r.returncode, r.stdout.strip(), r.stderr) == (0, "False False", "")
+    assert (r.returncode, r.stdout.strip(), r.stderr) == (0, "False False False []", "")
+
+
+def test_startup_imports_nothing_heavy_until_the_first_bridge_import(fresh_venv, tmp_path):
+    d = tmp_path / "lazy"
+    d.mkdir()
+    (d / "m.py").write_text("X = 1\n")
+    code = ("import sys\n"
+            "heavy = ['bridgeimport._native', 'bridgeimport._mounts', 'typing', 're', "
+            "'threading', 'importlib.abc', 'importlib.metadata']\n"
+            "print([m for m in heavy if m in sys.modules])\n"
+            "print([type(f).__name__ for f in sys.meta_path][:2])\n"
+            "import json, lz_env.m\n"
+            "names = [type(f).__name__ for f in sys.meta_path]\n"
+            "print(lz_env.m.X, names[0], names.count('Finder'), names.count('StandInFinder'))\n")
+    r = run_python(fresh_venv, code, BRIDGEIMPORT_PATH=f"lz_env={d}")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "[]"
+    assert "StandInFinder" in lines[1]
+    assert lines[2] == "1 Finder 1 0"
+
+
+def test_mount_api_sees_declared_mounts_before_any_import(fresh_venv, tmp_path):
+    code = ("import sys, bridgeimport as bi; print([m.package for m in bi.mounts()], "
+            "type(sys.meta_path[0]).__name__, 'px_api' in sys.modules)")
+    r = run_python(fresh_venv, code, BRIDGEIMPORT_PATH=f"px_api={tmp_path}")
+    assert (r.returncode, r.stdout.strip(), r.stderr) == (0, "['px_api'] Finder False", "")
+
+
+def test_start_file_names_the_same_callable(fresh_venv, tmp_path):
+    """Python 3.15+ (PEP 829) calls the .start entry point instead of the .pth
+    import line; the entry point must resolve and register (simulated here by
+    resolving it by hand in an interpreter whose .pth was disabled)."""
+    lines = [ln for ln in (site_packages(fresh_venv) / "bridgeimport.start").read_text().splitlines()
+             if ln.strip() and not ln.startswith("#")]
+    assert lines == ["bridgeimport._startup:run"]
+    d = tmp_path / "st"
+    d.mkdir()
+    (d / "m.py").write_text("X = 'started'\n")
+    code = ("import os, sys, pkgutil; del os.environ['BRIDGEIMPORT_DISABLE']\n"
+            f"f = pkgutil.resolve_name({lines[0]!r}); f(); f()\n"
+            "import st_env.m; print(st_env.m.X, sum(type(x).__name__ == 'Finder' for x in sys.meta_path))")
+    r = run_python(fresh_venv, code, BRIDGEIMPORT_PATH=f"st_env={d}", BRIDGEIMPORT_DISABLE="1")
+    assert (r.returncode, r.stdout.strip(), r.stderr) == (0, "started 1", "")
+
+
+def test_abc_registration_without_importing_importlib_abc(fresh_venv, tmp_path):
+    d = tmp_path / "abcs"
+    d.mkdir()
+    (d / "m.py").write_text("")
+    # importlib.abc imported first (pytest, most frameworks): every protocol.
+    first = ("import importlib.abc as abc, sys, ab_env.m as m\n"
+             "print(isinstance(sys.meta_path[0], abc.MetaPathFinder), "
+             "all(isinstance(m.__loader__, c) for c in (abc.Loader, abc.InspectLoader, "
+             "abc.ExecutionLoader, abc.ResourceLoader)))")
+    r = run_python(fresh_venv, first, BRIDGEIMPORT_PATH=f"ab_env={d}")
+    assert (r.returncode, r.stdout.strip()) == (0, "True True"), r.stderr
+    # importlib.abc imported after the first bridge import: Loader at once
+    # (importlib._abc on 3.10+), the others at the next install()/mount().
+    later = ("import sys, ab_env.m as m, importlib.abc as abc, bridgeimport as bi\n"
+             "print('importlib.abc' in sys.modules, isinstance(m.__loader__, abc.Loader) "
+             "or sys.version_info < (3, 10)); bi.install()\n"
+             "print(isinstance(sys.meta_path[0], abc.MetaPathFinder), "
+             "isinstance(m.__loader__, abc.InspectLoader))")
+    r = run_python(fresh_venv, later, BRIDGEIMPORT_PATH=f"ab_env={d}")
+    assert (r.returncode, r.stdout.split()) == (0, ["True", "True", "True", "True"]), r.stderr
+
+
+def test_malformed_export_warns_and_falls_back(fresh_venv, tmp_path):
+    d = tmp_path / "fb"
+    d.mkdir()
+    (d / "m.py").write_text("X = 'fallback'\n")
+    r = run_python(fresh_venv, "import fb_env.m; print(fb_env.m.X)",
+                   BRIDGEIMPORT_PATH=f"fb_env={d}", BRIDGEIMPORT_MOUNTS="9;garbage")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "fallback"
+    assert r.stderr.count("\n") == 1 and "BRIDGEIMPORT_MOUNTS" in r.stderr
 
 
 def test_pth_then_explicit_install_gives_one_finder(fresh_venv, tmp_path):

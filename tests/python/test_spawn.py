@@ -1,0 +1,145 @@
+"""Run-time mounts reach child processes (DESIGN.md section 8).
+
+bi.mount() exports the mount table in BRIDGEIMPORT_MOUNTS; a child started
+with spawn or forkserver inherits it and its bridgeimport.pth mounts the same
+table, so classes and functions of bridge modules unpickle there as the same
+module's objects. The children run in a fresh venv holding only the wheel.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import bridgeimport as bi
+from bridgeimport import _entrypoints, _startup
+from test_startup import clean_env, fresh_venv, run_python, wheel  # noqa: F401 (fixtures)
+
+SHAPES = '''\
+import sys
+
+
+class Point:
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+
+def make(i):
+    """Runs in the worker: a bridge class instance, and where it came from."""
+    import bridgeimport as bi
+
+    module = sys.modules[Point.__module__]
+    m = bi.find_mount("spx")
+    return (Point(i, i * i), module.__file__, type(module.__spec__.loader).__name__,
+            (m.pattern, m.atomic, m.allow_external_symlinks, m.directories))
+'''
+
+PARENT = '''\
+import multiprocessing as mp, os, sys
+import bridgeimport as bi
+
+
+def main(bridges, methods, export):
+    # Mounted here, under __main__: spawn children re-run this file as
+    # __mp_main__ without reaching this line, so only the export can mount.
+    bi.mount("spx", bridges, pattern="s*.py", atomic=True, allow_external_symlinks=True,
+             export=export)
+    from spx import shapes
+    if not export:  # a Pool would restart workers that cannot unpickle forever
+        p = mp.get_context(methods[0]).Process(target=shapes.make, args=(1,))
+        p.start()
+        p.join()
+        print("exitcode", p.exitcode)
+        return
+    for method in methods:
+        with mp.get_context(method).Pool(2) as pool:
+            results = pool.map(shapes.make, range(4))
+        for i, (point, file, loader, mount) in enumerate(results):
+            assert isinstance(point, shapes.Point), type(point)
+            assert type(point) is shapes.Point and type(point).__module__ == "spx.shapes"
+            assert sys.modules["spx.shapes"] is shapes and (point.x, point.y) == (i, i * i)
+            assert file == shapes.__file__ == os.path.join(bridges, "shapes.py"), file
+            assert loader == "Loader", loader
+            assert mount == ("s*.py", True, True, (bridges,)), mount
+        print(method, "ok")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2].split(","), sys.argv[3] == "export")
+'''
+
+
+@pytest.fixture
+def program(tmp_path: Path) -> Path:
+    bridges = tmp_path / "bridges;with,odd%chars #1"
+    bridges.mkdir()
+    (bridges / "shapes.py").write_text(SHAPES)
+    (bridges / "other.py").write_text("raise AssertionError('excluded by the pattern')\n")
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT)
+    return script
+
+
+def run_parent(python: Path, script: Path, methods: str, export: str):
+    code = (f"import runpy, sys; sys.argv = [{str(script)!r}, "
+            f"{str(script.parent / 'bridges;with,odd%chars #1')!r}, {methods!r}, {export!r}]; "
+            f"runpy.run_path({str(script)!r}, run_name='__main__')")
+    return run_python(python, code)
+
+
+def test_pool_workers_unpickle_bridge_classes_with_spawn_and_forkserver(fresh_venv, program):
+    r = run_parent(fresh_venv, program, "spawn,forkserver", "export")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["spawn", "ok", "forkserver", "ok"]
+    assert r.stderr == ""
+
+
+def test_export_false_keeps_the_mount_to_the_parent(fresh_venv, program):
+    r = run_parent(fresh_venv, program, "spawn", "no-export")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["exitcode", "1"]
+    assert "No module named 'spx'" in r.stderr
+
+
+def test_export_mirrors_mount_and_unmount(tree, pkgname, monkeypatch):
+    monkeypatch.delenv(_startup.ENV_EXPORT, raising=False)
+    monkeypatch.setenv(_startup.ENV_PATH, "")
+    weird = tree({"a.py": ""}, sub="dir;with,%odd:chars#")
+    bi.mount(pkgname, weird, pattern="[a-z]*.py", atomic=True)
+    bi.mount(pkgname + "_private", tree({"b.py": ""}, sub="private"), export=False)
+    path_value, entries = _startup.decode_export(os.environ[_startup.ENV_EXPORT])
+    assert path_value == ""
+    assert [e.config() for e in entries if e.package.startswith(pkgname)] == [
+        (pkgname, (str(weird),), "[a-z]*.py", False, True)]
+    bi.unmount(pkgname)
+    _, entries = _startup.decode_export(os.environ[_startup.ENV_EXPORT])
+    assert not [e for e in entries if e.package.startswith(pkgname)]
+
+
+def test_export_round_trips_any_path():
+    configs = [("p", ("/a;b", "/c,d", "/e%25f", "/ü:x#y", " /sp "), "*_b[0-9].py", True, False),
+               ("q.r", ("/x",), "*.py", False, True)]
+    value = _entrypoints.encode_export("p=/a#*.py;q=/b", configs)
+    path_value, entries = _startup.decode_export(value)
+    assert path_value == "p=/a#*.py;q=/b"
+    assert [e.config() for e in entries] == configs
+    for bad in ("", "2;x", "1;;p,z,*.py,/a", "1;;p,a"):
+        with pytest.raises(ValueError):
+            _startup.decode_export(bad)
+
+
+def test_child_with_its_own_bridgeimport_path_ignores_the_export(fresh_venv, tmp_path):
+    """A child whose BRIDGEIMPORT_PATH differs from the one the export was
+    written under was configured on purpose: its own configuration wins."""
+    exported, own = tmp_path / "exported", tmp_path / "own"
+    for d, text in ((exported, "'exported'"), (own, "'own'")):
+        d.mkdir()
+        (d / "m.py").write_text(f"WHO = {text}\n")
+    export = _entrypoints.encode_export("", [("ex_env", (str(exported),), "*.py", False, False)])
+    code = "import ex_env.m; print(ex_env.m.WHO)"
+    r = run_python(fresh_venv, code, BRIDGEIMPORT_MOUNTS=export)
+    assert (r.returncode, r.stdout.strip()) == (0, "exported"), r.stderr
+    r = run_python(fresh_venv, code, BRIDGEIMPORT_MOUNTS=export, BRIDGEIMPORT_PATH=f"ex_env={own}")
+    assert (r.returncode, r.stdout.strip()) == (0, "own"), r.stderr
