@@ -89,6 +89,9 @@ void BindFastPath(py::object instance, const FinderRef& finder) {
     case absl::StatusCode::kFailedPrecondition:
       PyErr_SetString(PyExc_NotADirectoryError, message.c_str());
       break;
+    case absl::StatusCode::kPermissionDenied:
+      PyErr_SetString(PyExc_PermissionError, message.c_str());
+      break;
     default:
       PyErr_SetString(PyExc_ValueError, message.c_str());
   }
