@@ -337,6 +337,14 @@ py::list NativeFinder::ListChildren(const py::object& package) {
   std::shared_ptr<MountTable> table = table_;
   py::list out;
   for (const ChildModule& c : table->ListChildren(ToUtf8(package))) {
+    // The core accepts any non-ASCII UTF-8 letter-run; only the interpreter
+    // knows str.isidentifier(). A name find_spec refuses is never listed.
+    if (!IsAscii(c.name)) {
+      py::str child(c.name);
+      int ok = PyUnicode_IsIdentifier(child.ptr());
+      if (ok < 0) throw py::error_already_set();
+      if (!ok) continue;
+    }
     py::list shadowed;
     for (const std::string& s : c.shadowed) shadowed.append(s);
     out.append(py::make_tuple(c.name, c.is_package, c.file, shadowed));
