@@ -371,14 +371,13 @@ py::object NativeFinder::Load(const py::object& name, bool atomic) {
     }
   }
   std::shared_ptr<MountTable> table = table_;
-  if (table->MayServe(utf8)) {
-    absl::Status valid = ValidatePythonName(name, utf8);
-    if (!valid.ok())
-      throw MakeImportError(Refs().invalid_name,
-                            "bridgeimport: invalid module name '" + utf8 +
-                                "': " + std::string(valid.message()),
-                            utf8, "");
-  }
+  // Judged before the mount table: "" or "a/b" is malformed, not "unmounted".
+  absl::Status valid = ValidatePythonName(name, utf8);
+  if (!valid.ok())
+    throw MakeImportError(Refs().invalid_name,
+                          "bridgeimport: invalid module name '" + utf8 +
+                              "': " + std::string(valid.message()),
+                          utf8, "");
   std::optional<AtomicScope> scope;
   if (atomic) scope.emplace();
   py::object module = table->MayServe(utf8) ? LoadNatively(name, utf8) : py::none();
