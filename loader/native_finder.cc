@@ -380,8 +380,10 @@ py::object NativeFinder::Load(const py::object& name, bool atomic) {
                           utf8, "");
   std::optional<AtomicScope> scope;
   if (atomic) scope.emplace();
-  py::object module = table->MayServe(utf8) ? LoadNatively(name, utf8) : py::none();
-  if (module.is_none()) {
+  // A null result means "not loaded here"; None is a legitimate result (a
+  // module that put None in sys.modules), returned as CPython returns it.
+  py::object module = table->MayServe(utf8) ? LoadNatively(name, utf8) : py::object();
+  if (!module) {
     py::dict r = Resolve(name);
     std::string kind = r["kind"].cast<std::string>();
     if (kind == "miss" || kind == "not_found" || kind == "invalid")
@@ -456,7 +458,7 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
   py::list meta_path(Refs().sys.attr("meta_path"));
   if (meta_path.size() == 0 || !py::isinstance<NativeFinder>(meta_path[0]) ||
       ImportTimeEnabled())
-    return py::none();
+    return py::object();
   py::object sys_path = py::getattr(Refs().sys, "path", py::none());
   py::object hooks = py::getattr(Refs().sys, "path_hooks", py::none());
   if (PySys_Audit("import", "OOOOO", name.ptr(), Py_None, sys_path.ptr(),
@@ -475,20 +477,20 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
       if (!top) throw py::error_already_set();
       Py_DECREF(top);
     }
-    if (modules.contains(name)) return py::none();  // crazy side effects: general path
-    if (!modules.contains(parent)) return py::none();
+    if (modules.contains(name)) return py::object();  // crazy side effects: general path
+    if (!modules.contains(parent)) return py::object();
     py::object parent_module = modules[py::str(parent)];
-    if (!py::hasattr(parent_module, "__path__")) return py::none();
+    if (!py::hasattr(parent_module, "__path__")) return py::object();
     path = parent_module.attr("__path__");
     parent_spec = py::getattr(parent_module, "__spec__", py::none());
   }
 
   ModuleLockGuard lock(name);
-  if (modules.contains(name)) return py::none();  // another thread won the race
+  if (modules.contains(name)) return py::object();  // another thread won the race
   py::object spec = py::reinterpret_steal<py::object>(
       FindSpec(name.ptr(), path.ptr(), Py_None));
   if (!spec) throw py::error_already_set();
-  if (spec.is_none()) return py::none();
+  if (spec.is_none()) return py::object();
   py::object loader_obj = spec.attr("loader");
   NativeLoader& loader = loader_obj.cast<NativeLoader&>();
 
