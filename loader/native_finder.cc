@@ -266,10 +266,15 @@ bool NativeFinder::GlobEnforced(const Mount& mount) const {
 py::object NativeFinder::FileSpec(const Resolution& r, absl::string_view name,
                                   py::handle fullname, py::handle target) {
   bool is_package = r.kind == Resolution::Kind::kPackage;
+  // Links out of the mount were refused while resolving; the roots let the
+  // loader refuse one swapped in between find_spec and exec_module.
+  std::vector<std::string> roots;
+  if (!r.mount->allow_external_symlinks()) roots = r.mount->real_directories();
   py::object loader = py::cast(NativeLoader(std::string(name), r.file, is_package,
                                             /*synthetic=*/false,
                                             /*no_follow=*/!r.file_is_symlink,
-                                            /*atomic=*/r.mount->atomic()));
+                                            /*atomic=*/r.mount->atomic(),
+                                            std::move(roots)));
   py::object spec = Refs().module_spec(fullname, loader, py::arg("origin") = r.file,
                                        py::arg("is_package") = is_package);
   spec.attr("has_location") = true;

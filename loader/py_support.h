@@ -77,10 +77,12 @@ py::dict SysModules();
 
 // Reads the whole file at `path`. With `no_follow`, a final component that
 // has become a symlink since it was found is refused (O_NOFOLLOW). Throws
-// BridgeImportError naming `module` and the file on any failure. Keeps the
-// GIL (see the .cc).
+// BridgeImportError naming `module` and the file on any failure. With
+// `within`, the opened file must lie below one of those real directories
+// (see ReadWholeFile). Keeps the GIL (see the .cc).
 FileContents ReadFileForModule(const std::string& path, const std::string& module,
-                               bool no_follow);
+                               bool no_follow,
+                               const std::vector<std::string>* within = nullptr);
 
 // The bytecode cache path for `source` under the interpreter's current
 // settings (cache_tag, sys.flags.optimize, sys.pycache_prefix); "" when the

@@ -47,7 +47,6 @@ def no_marker(request):
 # entry here: a listed bug's cases must fail (strict xfail), so the fixing
 # commit shows its regression tests turning from failing to passing.
 KNOWN_BUGS: set = {
-    "read-outside-mount",      # a link/dir swapped after find_spec was followed outside
 }
 
 
