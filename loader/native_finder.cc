@@ -482,7 +482,6 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
       if (!top) throw py::error_already_set();
       Py_DECREF(top);
     }
-    if (modules.contains(name)) return py::object();  // crazy side effects: general path
     if (!modules.contains(parent)) return py::object();
     py::object parent_module = modules[py::str(parent)];
     if (!py::hasattr(parent_module, "__path__")) return py::object();
@@ -490,8 +489,12 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
     parent_spec = py::getattr(parent_module, "__spec__", py::none());
   }
 
+  // As _find_and_load: wait for the module's lock, then look again. Present:
+  // another thread (or the parent's __init__) imported it, the general path
+  // returns it. Absent: a concurrent import failed, and this thread imports
+  // it itself (and sees the module's own error), as importlib does.
   ModuleLockGuard lock(name);
-  if (modules.contains(name)) return py::object();  // another thread won the race
+  if (modules.contains(name)) return py::object();
   py::object spec = py::reinterpret_steal<py::object>(
       FindSpec(name.ptr(), path.ptr(), Py_None));
   if (!spec) throw py::error_already_set();
