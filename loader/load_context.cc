@@ -130,7 +130,8 @@ PyObject* ImportHook(PyObject*, PyObject* const* args, Py_ssize_t nargs,
     PyErr_SetString(PyExc_ImportError, "__import__ not found");
     return nullptr;
   }
-  PyObject* result = PyObject_Vectorcall(target.ptr(), args, nargs, kwnames);
+  PyObject* result = ParkIfEndedAtExit(
+      [&] { return PyObject_Vectorcall(target.ptr(), args, nargs, kwnames); });
   LoadFrame* frame = innermost;
   if (result == nullptr || frame == nullptr) return result;
 

@@ -222,7 +222,7 @@ bool NativeFinder::ExistsElsewhere(py::handle fullname, py::handle path,
     if (py::isinstance<NativeFinder>(finder)) continue;
     py::object find_spec = py::getattr(finder, "find_spec", py::none());
     if (find_spec.is_none()) continue;
-    py::object spec = find_spec(fullname, path, target);
+    py::object spec = ParkIfEndedAtExit([&] { return find_spec(fullname, path, target); });
     if (!spec.is_none()) return true;
   }
   return false;
@@ -407,7 +407,9 @@ py::object NativeFinder::ImportThroughImportSystem(const py::object& name,
   // The import system proper: same module locks, same sys.modules protocol
   // as a plain import statement.
   PyObject* top =
-      PyImport_ImportModuleLevelObject(name.ptr(), nullptr, nullptr, nullptr, 0);
+      ParkIfEndedAtExit([&] {
+        return PyImport_ImportModuleLevelObject(name.ptr(), nullptr, nullptr, nullptr, 0);
+      });
   if (!top) throw py::error_already_set();
   Py_DECREF(top);
   PyObject* module = PyImport_GetModule(name.ptr());
@@ -430,18 +432,28 @@ class ModuleLockGuard {
  public:
   explicit ModuleLockGuard(const py::object& name)
       : lock_(Refs().get_module_lock(name)) {
-    lock_.attr("acquire")();
+    ParkIfEndedAtExit([&] { return lock_.attr("acquire")(); });
   }
   ~ModuleLockGuard() {
     // Release even while an exception is propagating; never throw here.
-    PyObject* type;
-    PyObject* value;
-    PyObject* traceback;
-    PyErr_Fetch(&type, &value, &traceback);
-    PyObject* r = PyObject_CallMethod(lock_.ptr(), "release", nullptr);
-    if (r == nullptr) PyErr_WriteUnraisable(lock_.ptr());
-    Py_XDECREF(r);
-    PyErr_Restore(type, value, traceback);
+    // Everything below may run Python code (release(), the unraisable hook,
+    // importlib's weakref callback when the last reference to the lock goes)
+    // that may drop the GIL: see ParkIfEndedAtExit. The reference is dropped
+    // with a raw Py_DECREF inside it, not by pybind11's noexcept ~object(),
+    // through which the unwind would call std::terminate.
+    PyObject* lock = lock_.release().ptr();
+    ParkIfEndedAtExit([&] {
+      PyObject* type;
+      PyObject* value;
+      PyObject* traceback;
+      PyErr_Fetch(&type, &value, &traceback);
+      PyObject* r = PyObject_CallMethod(lock, "release", nullptr);
+      if (r == nullptr) PyErr_WriteUnraisable(lock);
+      Py_XDECREF(r);
+      Py_DECREF(lock);
+      PyErr_Restore(type, value, traceback);
+      return 0;
+    });
   }
   ModuleLockGuard(const ModuleLockGuard&) = delete;
   ModuleLockGuard& operator=(const ModuleLockGuard&) = delete;
@@ -477,8 +489,9 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
   py::object parent_spec = py::none();
   if (!parent.empty()) {
     if (!modules.contains(parent)) {
-      PyObject* top = PyImport_ImportModuleLevel(parent.c_str(), nullptr, nullptr,
-                                                 nullptr, 0);
+      PyObject* top = ParkIfEndedAtExit([&] {
+        return PyImport_ImportModuleLevel(parent.c_str(), nullptr, nullptr, nullptr, 0);
+      });
       if (!top) throw py::error_already_set();
       Py_DECREF(top);
     }
@@ -527,7 +540,9 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
     ~ChildTracking() {
       if (!on) return;
       PyObject* list = PyObject_GetAttrString(spec.ptr(), "_uninitialized_submodules");
-      PyObject* r = list ? PyObject_CallMethod(list, "pop", nullptr) : nullptr;
+      PyObject* r = list ? ParkIfEndedAtExit(
+                               [&] { return PyObject_CallMethod(list, "pop", nullptr); })
+                         : nullptr;
       if (r == nullptr) PyErr_Clear();
       Py_XDECREF(r);
       Py_XDECREF(list);

@@ -342,7 +342,8 @@ void NativeLoader::ExecModule(py::handle module) {
     py::object code = Compile();
     if (!ns.contains("__builtins__"))
       ns["__builtins__"] = py::handle(PyEval_GetBuiltins());
-    PyObject* result = PyEval_EvalCode(code.ptr(), ns.ptr(), ns.ptr());
+    PyObject* result = ParkIfEndedAtExit(
+        [&] { return PyEval_EvalCode(code.ptr(), ns.ptr(), ns.ptr()); });
     if (!result) throw py::error_already_set();
     Py_DECREF(result);
   } catch (py::error_already_set& error) {

@@ -11,6 +11,11 @@
 #define BRIDGEIMPORT_LOADER_PY_SUPPORT_H_
 
 #include <pybind11/pybind11.h>
+#include <unistd.h>
+
+#if defined(__GLIBCXX__)
+#include <cxxabi.h>  // abi::__forced_unwind
+#endif
 
 #include <new>
 #include <string>
@@ -21,6 +26,27 @@
 namespace bridgeimport {
 
 namespace py = pybind11;
+
+// Runs `f`, a call into Python that may drop the GIL (module code, a module
+// lock, a nested import). CPython before 3.14 ends a daemon thread that
+// wants the GIL back while the interpreter finalises with pthread_exit(): a
+// forced unwind through our frames, whose destructors (Py_DECREF, a module
+// lock's release()) would then run Python code without the GIL, next to the
+// finalising main thread, and crash the exiting process. Such a thread is
+// parked here for good instead (what CPython 3.14 itself does); the process
+// exit ends it.
+template <typename F>
+decltype(auto) ParkIfEndedAtExit(F&& f) {
+#if defined(__GLIBCXX__)
+  try {
+    return f();
+  } catch (abi::__forced_unwind&) {
+    for (;;) pause();
+  }
+#else
+  return f();
+#endif
+}
 
 // A value constructed on first use and never destroyed (absl::NoDestructor,
 // which Debian's abseil 20220623 predates). For the few objects holding
