@@ -481,7 +481,7 @@ time.sleep(0.2)
     "finalisation with pthread_exit(); a forced unwind through bridgeimport's C++ frames "
     "runs pybind11 destructors without the GIL. The usual places (module code, module "
     "locks, nested imports) park the thread instead; a thread killed elsewhere in a tight "
-    "bi.load loop can still crash the exiting process (about 1 run in 12 here)"))
+    "bi.load loop can still crash the exiting process (seen once in 52 runs here)"))
 def test_exit_while_threads_hammer_load(tmp_path):
     d = write_sources(tmp_path / "ham", {f"m{i}.py": f"X = {i}\n" for i in range(30)})
     bad = []
