@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -67,7 +69,46 @@ std::string Dirname(const std::string& path) {
   return path.substr(0, slash);
 }
 
+// The canonical path of what `fd` refers to: /proc/self/fd on Linux, else
+// realpath() of the name it was opened by (a narrower race, not none).
+std::string CanonicalPath(int fd, const std::string& path) {
+  char buf[PATH_MAX];
+  std::string link = absl::StrCat("/proc/self/fd/", fd);
+  ssize_t n = readlink(link.c_str(), buf, sizeof(buf) - 1);
+  if (n > 0 && buf[0] == '/') return std::string(buf, static_cast<size_t>(n));
+  if (realpath(path.c_str(), buf) != nullptr) return std::string(buf);
+  return std::string();
+}
+
+absl::Status CheckWithin(int fd, const std::string& path,
+                         const std::vector<std::string>* within) {
+  if (within == nullptr || within->empty()) return absl::OkStatus();
+  std::string real = CanonicalPath(fd, path);
+  if (!real.empty() && IsBelowAny(real, *within)) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(
+      "refused '", path, "': it now resolves to '", real,
+      "', outside the mount's directories (a symlink or directory changed "
+      "after the module was found; mount with allow_external_symlinks=True "
+      "to follow links out of the mount)"));
+}
+
+int OpenFlags(bool no_follow) {
+  // O_NONBLOCK: opening a FIFO or device must not block (callers hold the
+  // GIL); it changes nothing for the regular files that are read.
+  return O_RDONLY | O_CLOEXEC | O_NONBLOCK | (no_follow ? O_NOFOLLOW : 0);
+}
+
 }  // namespace
+
+bool IsBelowAny(const std::string& real, const std::vector<std::string>& roots) {
+  for (const std::string& root : roots) {
+    if (root.empty()) continue;
+    if (real.size() > root.size() && real.compare(0, root.size(), root) == 0 &&
+        (root.back() == '/' || real[root.size()] == '/'))
+      return true;
+  }
+  return false;
+}
 
 int64_t WallClockNanos() {
   struct timespec ts;
@@ -75,8 +116,16 @@ int64_t WallClockNanos() {
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-absl::StatusOr<FileStat> StatFile(const std::string& path, bool no_follow) {
+absl::StatusOr<FileStat> StatFile(const std::string& path, bool no_follow,
+                                  const std::vector<std::string>* within) {
   struct stat st;
+  if (within != nullptr && !within->empty()) {
+    Fd fd(open(path.c_str(), OpenFlags(no_follow)));
+    if (fd.get() < 0) return ErrnoStatus(errno, "cannot open", path);
+    if (fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, "cannot stat", path);
+    if (absl::Status s = CheckWithin(fd.get(), path, within); !s.ok()) return s;
+    return StatOf(st);
+  }
   if ((no_follow ? lstat(path.c_str(), &st) : stat(path.c_str(), &st)) != 0)
     return ErrnoStatus(errno, "cannot stat", path);
   if (S_ISLNK(st.st_mode)) return ErrnoStatus(ELOOP, "cannot stat", path);
@@ -84,12 +133,11 @@ absl::StatusOr<FileStat> StatFile(const std::string& path, bool no_follow) {
 }
 
 absl::StatusOr<FileContents> ReadWholeFile(const std::string& path,
-                                           bool no_follow) {
-  // O_NONBLOCK: opening a FIFO or device must not block (callers hold the
-  // GIL); it changes nothing for the regular files that are read.
-  Fd fd(open(path.c_str(),
-             O_RDONLY | O_CLOEXEC | O_NONBLOCK | (no_follow ? O_NOFOLLOW : 0)));
+                                           bool no_follow,
+                                           const std::vector<std::string>* within) {
+  Fd fd(open(path.c_str(), OpenFlags(no_follow)));
   if (fd.get() < 0) return ErrnoStatus(errno, "cannot open", path);
+  if (absl::Status s = CheckWithin(fd.get(), path, within); !s.ok()) return s;
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, "cannot stat", path);
   if (!S_ISREG(st.st_mode))

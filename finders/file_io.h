@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -42,13 +43,23 @@ struct FileContents : FileStat {
 
 // Reads a regular file whole; never blocks on a FIFO or device (refused as
 // not a regular file). With `no_follow`, a final symlink is refused.
+// With `within` (real directory paths), the file actually opened must lie
+// below one of them, judged on the open descriptor, so no symlink or
+// directory swapped in after the check can lead elsewhere: PermissionDenied.
 // The error status carries errno's text; NotFound for ENOENT.
-absl::StatusOr<FileContents> ReadWholeFile(const std::string& path,
-                                           bool no_follow);
+absl::StatusOr<FileContents> ReadWholeFile(
+    const std::string& path, bool no_follow,
+    const std::vector<std::string>* within = nullptr);
 
 // stat() of a path. With `no_follow`, a path that is a symlink is an error
-// (the finder saw a regular file there).
-absl::StatusOr<FileStat> StatFile(const std::string& path, bool no_follow);
+// (the finder saw a regular file there). `within` as for ReadWholeFile (the
+// file is then opened and fstat()ed).
+absl::StatusOr<FileStat> StatFile(const std::string& path, bool no_follow,
+                                  const std::vector<std::string>* within = nullptr);
+
+// True if the canonical path `real` lies below one of the canonical
+// directories `roots` (empty entries ignored).
+bool IsBelowAny(const std::string& real, const std::vector<std::string>& roots);
 
 // Writes `data` to `path` atomically with permission bits `mode & 0666`,
 // creating missing parent directories.

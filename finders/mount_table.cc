@@ -1,7 +1,10 @@
 #include "finders/mount_table.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -102,6 +105,16 @@ absl::StatusOr<std::unique_ptr<MountTable>> MountTable::Build(
       if (!S_ISDIR(st.st_mode))
         return absl::FailedPreconditionError(absl::StrCat(
             "mount '", config.package, "': '", dir, "' is not a directory"));
+      // An unreadable directory would serve nothing and every import from it
+      // would say only "not found": refuse it here, where the cause is known.
+      if (DIR* probe = opendir(dir.c_str())) {
+        closedir(probe);
+      } else {
+        return absl::PermissionDeniedError(absl::StrCat(
+            "mount '", config.package, "': directory '", dir,
+            "' cannot be read (", strerror(errno),
+            "); check its permissions (r and x)"));
+      }
       // The same directory twice (or under another spelling, through a
       // symlink) adds nothing; it would only shadow itself.
       std::string real = RealPath(dir);

@@ -188,7 +188,8 @@ PyObject* ImportHook(PyObject*, PyObject* const* args, Py_ssize_t nargs,
   LoadFrame* caller = innermost;
   const size_t mark = caller != nullptr ? caller->loaded_deps_.size() : 0;
 
-  PyObject* result = PyObject_Vectorcall(target.ptr(), args, nargs, kwnames);
+  PyObject* result = ParkIfEndedAtExit(
+      [&] { return PyObject_Vectorcall(target.ptr(), args, nargs, kwnames); });
   LoadFrame* frame = innermost;
   if (result == nullptr || frame == nullptr) return result;
   if (params[0] == nullptr || !PyUnicode_Check(params[0])) return result;

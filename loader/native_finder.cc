@@ -90,6 +90,9 @@ void BindFastPath(py::object instance, const FinderRef& finder) {
     case absl::StatusCode::kFailedPrecondition:
       PyErr_SetString(PyExc_NotADirectoryError, message.c_str());
       break;
+    case absl::StatusCode::kPermissionDenied:
+      PyErr_SetString(PyExc_PermissionError, message.c_str());
+      break;
     default:
       PyErr_SetString(PyExc_ValueError, message.c_str());
   }
@@ -228,7 +231,7 @@ bool NativeFinder::ExistsElsewhere(py::handle fullname, py::handle path,
     if (py::isinstance<NativeFinder>(finder)) continue;
     py::object find_spec = py::getattr(finder, "find_spec", py::none());
     if (find_spec.is_none()) continue;
-    py::object spec = find_spec(fullname, path, target);
+    py::object spec = ParkIfEndedAtExit([&] { return find_spec(fullname, path, target); });
     if (!spec.is_none()) return true;
   }
   return false;
@@ -272,10 +275,15 @@ bool NativeFinder::GlobEnforced(const Mount& mount) const {
 py::object NativeFinder::FileSpec(const Resolution& r, absl::string_view name,
                                   py::handle fullname, py::handle target) {
   bool is_package = r.kind == Resolution::Kind::kPackage;
+  // Links out of the mount were refused while resolving; the roots let the
+  // loader refuse one swapped in between find_spec and exec_module.
+  std::vector<std::string> roots;
+  if (!r.mount->allow_external_symlinks()) roots = r.mount->real_directories();
   py::object loader = py::cast(NativeLoader(std::string(name), r.file, is_package,
                                             /*synthetic=*/false,
                                             /*no_follow=*/!r.file_is_symlink,
-                                            /*atomic=*/r.mount->atomic()));
+                                            /*atomic=*/r.mount->atomic(),
+                                            std::move(roots)));
   py::object spec = Refs().module_spec(fullname, loader, py::arg("origin") = r.file,
                                        py::arg("is_package") = is_package);
   spec.attr("has_location") = true;
@@ -343,6 +351,14 @@ py::list NativeFinder::ListChildren(const py::object& package) {
   std::shared_ptr<MountTable> table = table_;
   py::list out;
   for (const ChildModule& c : table->ListChildren(ToUtf8(package))) {
+    // The core accepts any non-ASCII UTF-8 letter-run; only the interpreter
+    // knows str.isidentifier(). A name find_spec refuses is never listed.
+    if (!IsAscii(c.name)) {
+      py::str child(c.name);
+      int ok = PyUnicode_IsIdentifier(child.ptr());
+      if (ok < 0) throw py::error_already_set();
+      if (!ok) continue;
+    }
     py::list shadowed;
     for (const std::string& s : c.shadowed) shadowed.append(s);
     out.append(py::make_tuple(c.name, c.is_package, c.file, shadowed));
@@ -369,18 +385,19 @@ py::object NativeFinder::Load(const py::object& name, bool atomic) {
     }
   }
   std::shared_ptr<MountTable> table = table_;
-  if (table->MayServe(utf8)) {
-    absl::Status valid = ValidatePythonName(name, utf8);
-    if (!valid.ok())
-      throw MakeImportError(Refs().invalid_name,
-                            "bridgeimport: invalid module name '" + utf8 +
-                                "': " + std::string(valid.message()),
-                            utf8, "");
-  }
+  // Judged before the mount table: "" or "a/b" is malformed, not "unmounted".
+  absl::Status valid = ValidatePythonName(name, utf8);
+  if (!valid.ok())
+    throw MakeImportError(Refs().invalid_name,
+                          "bridgeimport: invalid module name '" + utf8 +
+                              "': " + std::string(valid.message()),
+                          utf8, "");
   std::optional<AtomicScope> scope;
   if (atomic) scope.emplace();
-  py::object module = table->MayServe(utf8) ? LoadNatively(name, utf8) : py::none();
-  if (module.is_none()) {
+  // A null result means "not loaded here"; None is a legitimate result (a
+  // module that put None in sys.modules), returned as CPython returns it.
+  py::object module = table->MayServe(utf8) ? LoadNatively(name, utf8) : py::object();
+  if (!module) {
     py::dict r = Resolve(name);
     std::string kind = r["kind"].cast<std::string>();
     if (kind == "miss" || kind == "not_found" || kind == "invalid")
@@ -399,7 +416,9 @@ py::object NativeFinder::ImportThroughImportSystem(const py::object& name,
   // The import system proper: same module locks, same sys.modules protocol
   // as a plain import statement.
   PyObject* top =
-      PyImport_ImportModuleLevelObject(name.ptr(), nullptr, nullptr, nullptr, 0);
+      ParkIfEndedAtExit([&] {
+        return PyImport_ImportModuleLevelObject(name.ptr(), nullptr, nullptr, nullptr, 0);
+      });
   if (!top) throw py::error_already_set();
   Py_DECREF(top);
   PyObject* module = PyImport_GetModule(name.ptr());
@@ -422,18 +441,28 @@ class ModuleLockGuard {
  public:
   explicit ModuleLockGuard(const py::object& name)
       : lock_(Refs().get_module_lock(name)) {
-    lock_.attr("acquire")();
+    ParkIfEndedAtExit([&] { return lock_.attr("acquire")(); });
   }
   ~ModuleLockGuard() {
     // Release even while an exception is propagating; never throw here.
-    PyObject* type;
-    PyObject* value;
-    PyObject* traceback;
-    PyErr_Fetch(&type, &value, &traceback);
-    PyObject* r = PyObject_CallMethod(lock_.ptr(), "release", nullptr);
-    if (r == nullptr) PyErr_WriteUnraisable(lock_.ptr());
-    Py_XDECREF(r);
-    PyErr_Restore(type, value, traceback);
+    // Everything below may run Python code (release(), the unraisable hook,
+    // importlib's weakref callback when the last reference to the lock goes)
+    // that may drop the GIL: see ParkIfEndedAtExit. The reference is dropped
+    // with a raw Py_DECREF inside it, not by pybind11's noexcept ~object(),
+    // through which the unwind would call std::terminate.
+    PyObject* lock = lock_.release().ptr();
+    ParkIfEndedAtExit([&] {
+      PyObject* type;
+      PyObject* value;
+      PyObject* traceback;
+      PyErr_Fetch(&type, &value, &traceback);
+      PyObject* r = PyObject_CallMethod(lock, "release", nullptr);
+      if (r == nullptr) PyErr_WriteUnraisable(lock);
+      Py_XDECREF(r);
+      Py_DECREF(lock);
+      PyErr_Restore(type, value, traceback);
+      return 0;
+    });
   }
   ModuleLockGuard(const ModuleLockGuard&) = delete;
   ModuleLockGuard& operator=(const ModuleLockGuard&) = delete;
@@ -455,7 +484,7 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
   py::list meta_path(Refs().sys.attr("meta_path"));
   if (meta_path.size() == 0 || !py::isinstance<NativeFinder>(meta_path[0]) ||
       ImportTimeEnabled())
-    return py::none();
+    return py::object();
   py::object sys_path = py::getattr(Refs().sys, "path", py::none());
   py::object hooks = py::getattr(Refs().sys, "path_hooks", py::none());
   if (PySys_Audit("import", "OOOOO", name.ptr(), Py_None, sys_path.ptr(),
@@ -469,25 +498,29 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
   py::object parent_spec = py::none();
   if (!parent.empty()) {
     if (!modules.contains(parent)) {
-      PyObject* top = PyImport_ImportModuleLevel(parent.c_str(), nullptr, nullptr,
-                                                 nullptr, 0);
+      PyObject* top = ParkIfEndedAtExit([&] {
+        return PyImport_ImportModuleLevel(parent.c_str(), nullptr, nullptr, nullptr, 0);
+      });
       if (!top) throw py::error_already_set();
       Py_DECREF(top);
     }
-    if (modules.contains(name)) return py::none();  // crazy side effects: general path
-    if (!modules.contains(parent)) return py::none();
+    if (!modules.contains(parent)) return py::object();
     py::object parent_module = modules[py::str(parent)];
-    if (!py::hasattr(parent_module, "__path__")) return py::none();
+    if (!py::hasattr(parent_module, "__path__")) return py::object();
     path = parent_module.attr("__path__");
     parent_spec = py::getattr(parent_module, "__spec__", py::none());
   }
 
+  // As _find_and_load: wait for the module's lock, then look again. Present:
+  // another thread (or the parent's __init__) imported it, the general path
+  // returns it. Absent: a concurrent import failed, and this thread imports
+  // it itself (and sees the module's own error), as importlib does.
   ModuleLockGuard lock(name);
-  if (modules.contains(name)) return py::none();  // another thread won the race
+  if (modules.contains(name)) return py::object();
   py::object spec = py::reinterpret_steal<py::object>(
       FindSpec(name.ptr(), path.ptr(), Py_None));
   if (!spec) throw py::error_already_set();
-  if (spec.is_none()) return py::none();
+  if (spec.is_none()) return py::object();
   py::object loader_obj = spec.attr("loader");
   NativeLoader& loader = loader_obj.cast<NativeLoader&>();
 
@@ -516,7 +549,9 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
     ~ChildTracking() {
       if (!on) return;
       PyObject* list = PyObject_GetAttrString(spec.ptr(), "_uninitialized_submodules");
-      PyObject* r = list ? PyObject_CallMethod(list, "pop", nullptr) : nullptr;
+      PyObject* r = list ? ParkIfEndedAtExit(
+                               [&] { return PyObject_CallMethod(list, "pop", nullptr); })
+                         : nullptr;
       if (r == nullptr) PyErr_Clear();
       Py_XDECREF(r);
       Py_XDECREF(list);

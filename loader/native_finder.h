@@ -64,8 +64,8 @@ class NativeFinder {
   bool ShadowsRealModule(const MountTable& table, const Resolution& r,
                          absl::string_view name, py::handle path);
   bool GlobEnforced(const Mount& mount) const;
-  // CPython's _find_and_load for a bridge file, natively; None when the name
-  // needs the general import path instead.
+  // CPython's _find_and_load for a bridge file, natively; a null object when
+  // the name needs the general import path instead (None is a result).
   py::object LoadNatively(const py::object& name, const std::string& utf8);
   py::object ImportThroughImportSystem(const py::object& name,
                                        const std::string& utf8);

@@ -117,13 +117,15 @@ std::string JoinNames(const std::vector<std::string>& names) {
 }  // namespace
 
 NativeLoader::NativeLoader(std::string name, std::string path, bool is_package,
-                           bool synthetic, bool no_follow, bool atomic)
+                           bool synthetic, bool no_follow, bool atomic,
+                           std::vector<std::string> roots)
     : name_(std::move(name)),
       path_(std::move(path)),
       is_package_(is_package),
       synthetic_(synthetic),
       no_follow_(no_follow),
       atomic_(atomic),
+      roots_(std::move(roots)),
       source_(py::none()) {}
 
 py::object NativeLoader::path() const {
@@ -181,9 +183,19 @@ py::object NativeLoader::Compile(SourceObservation* seen) {
   bool hash_based = false;
   bool check_source = true;
   if (!cache_path.empty()) {
-    absl::StatusOr<FileStat> source_stat = StatFile(path_, no_follow_);
+    // Code from outside the mount must not run, by way of the pyc either. A
+    // pyc in the source's own __pycache__ is checked as it is read (no extra
+    // system call); under sys.pycache_prefix, the source is checked instead.
+    const size_t slash = path_.rfind('/');
+    const bool pyc_beside_source =
+        slash != std::string::npos &&
+        cache_path.compare(0, slash + 13, path_.substr(0, slash) + "/__pycache__/") == 0;
+    const std::vector<std::string>* check_source_path =
+        pyc_beside_source ? nullptr : &roots_;
+    const std::vector<std::string>* check_pyc = pyc_beside_source ? &roots_ : nullptr;
+    absl::StatusOr<FileStat> source_stat = StatFile(path_, no_follow_, check_source_path);
     absl::StatusOr<FileContents> pyc;
-    if (source_stat.ok()) pyc = ReadWholeFile(cache_path, false);
+    if (source_stat.ok()) pyc = ReadWholeFile(cache_path, false, check_pyc);
     absl::StatusOr<PycHeader> header =
         pyc.ok() ? ParsePycHeader(pyc->data, refs.magic)
                  : absl::StatusOr<PycHeader>(pyc.status());
@@ -194,7 +206,7 @@ py::object NativeLoader::Compile(SourceObservation* seen) {
         check_source = header->check_source();
         std::string mode = CheckHashBasedPycs();
         if (mode != "never" && (check_source || mode == "always")) {
-          source = ReadFileForModule(path_, name_, no_follow_);
+          source = ReadFileForModule(path_, name_, no_follow_, &roots_);
           py::bytes hash = refs.source_hash(py::bytes(source->data));
           valid = std::string(hash) == header->source_hash;
         } else {
@@ -225,7 +237,7 @@ py::object NativeLoader::Compile(SourceObservation* seen) {
       }
     }
   }
-  if (!source.has_value()) source = ReadFileForModule(path_, name_, no_follow_);
+  if (!source.has_value()) source = ReadFileForModule(path_, name_, no_follow_, &roots_);
   py::bytes data(source->data);
   if (seen != nullptr) {
     seen->valid = true;
@@ -281,7 +293,7 @@ py::object NativeLoader::GetSource(py::object fullname) {
   CheckName(fullname);
   if (synthetic_) return py::str("");
   py::object data = source_;
-  if (data.is_none()) data = py::bytes(ReadFileForModule(path_, name_, no_follow_).data);
+  if (data.is_none()) data = py::bytes(ReadFileForModule(path_, name_, no_follow_, &roots_).data);
   return Refs().decode_source(data);
 }
 
@@ -349,7 +361,8 @@ void NativeLoader::ExecModule(py::handle module) {
     py::object code = Compile(&seen);
     if (!ns.contains("__builtins__"))
       ns["__builtins__"] = py::handle(PyEval_GetBuiltins());
-    PyObject* result = PyEval_EvalCode(code.ptr(), ns.ptr(), ns.ptr());
+    PyObject* result = ParkIfEndedAtExit(
+        [&] { return PyEval_EvalCode(code.ptr(), ns.ptr(), ns.ptr()); });
     if (!result) throw py::error_already_set();
     Py_DECREF(result);
   } catch (py::error_already_set& error) {

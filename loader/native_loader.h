@@ -24,6 +24,7 @@
 #include <pybind11/pybind11.h>
 
 #include <string>
+#include <vector>
 
 #include "finders/file_io.h"
 
@@ -48,8 +49,11 @@ class NativeLoader {
  public:
   // A loader for the source file `path`. `synthetic` loaders have no file:
   // they provide namespace-like packages for mount prefixes.
+  // `roots`: the mount's real directories when links out of it are refused
+  // (the source read is checked against them), else empty.
   NativeLoader(std::string name, std::string path, bool is_package,
-               bool synthetic, bool no_follow, bool atomic);
+               bool synthetic, bool no_follow, bool atomic,
+               std::vector<std::string> roots = {});
 
   const std::string& name() const { return name_; }
   py::object path() const;  // None for synthetic packages
@@ -93,6 +97,7 @@ class NativeLoader {
   bool synthetic_;
   bool no_follow_;
   bool atomic_;        // roll back every bridge first loaded by a failed exec
+  std::vector<std::string> roots_;  // the source must resolve below one of them
   py::object source_;  // bytes last compiled, or None
   SourceObservation executed_;  // what the last successful exec ran
   // Where the last code Compile() returned came from, for the debug log.

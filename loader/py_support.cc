@@ -108,11 +108,11 @@ py::dict SysModules() {
 }
 
 FileContents ReadFileForModule(const std::string& path, const std::string& module,
-                               bool no_follow) {
+                               bool no_follow, const std::vector<std::string>* within) {
   // The GIL stays held: these are small local files, and a thread that
   // re-acquires the GIL while the interpreter finalises is ended from inside
   // C++ destructors, which aborts the process.
-  absl::StatusOr<FileContents> contents = ReadWholeFile(path, no_follow);
+  absl::StatusOr<FileContents> contents = ReadWholeFile(path, no_follow, within);
   if (contents.ok()) return *std::move(contents);
   std::string reason(contents.status().message());
   if (no_follow && reason.find(strerror(ELOOP)) != std::string::npos)

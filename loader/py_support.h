@@ -12,6 +12,11 @@
 #define BRIDGEIMPORT_LOADER_PY_SUPPORT_H_
 
 #include <pybind11/pybind11.h>
+#include <unistd.h>
+
+#if defined(__GLIBCXX__)
+#include <cxxabi.h>  // abi::__forced_unwind
+#endif
 
 #include <new>
 #include <string>
@@ -22,6 +27,27 @@
 namespace bridgeimport {
 
 namespace py = pybind11;
+
+// Runs `f`, a call into Python that may drop the GIL (module code, a module
+// lock, a nested import). CPython before 3.14 ends a daemon thread that
+// wants the GIL back while the interpreter finalises with pthread_exit(): a
+// forced unwind through our frames, whose destructors (Py_DECREF, a module
+// lock's release()) would then run Python code without the GIL, next to the
+// finalising main thread, and crash the exiting process. Such a thread is
+// parked here for good instead (what CPython 3.14 itself does); the process
+// exit ends it.
+template <typename F>
+decltype(auto) ParkIfEndedAtExit(F&& f) {
+#if defined(__GLIBCXX__)
+  try {
+    return f();
+  } catch (abi::__forced_unwind&) {
+    for (;;) pause();
+  }
+#else
+  return f();
+#endif
+}
 
 // A value constructed on first use and never destroyed (absl::NoDestructor,
 // which Debian's abseil 20220623 predates). For the few objects holding
@@ -78,10 +104,12 @@ py::dict SysModules();
 
 // Reads the whole file at `path`. With `no_follow`, a final component that
 // has become a symlink since it was found is refused (O_NOFOLLOW). Throws
-// BridgeImportError naming `module` and the file on any failure. Keeps the
-// GIL (see the .cc).
+// BridgeImportError naming `module` and the file on any failure. With
+// `within`, the opened file must lie below one of those real directories
+// (see ReadWholeFile). Keeps the GIL (see the .cc).
 FileContents ReadFileForModule(const std::string& path, const std::string& module,
-                               bool no_follow);
+                               bool no_follow,
+                               const std::vector<std::string>* within = nullptr);
 
 // The bytecode cache path for `source` under the interpreter's current
 // settings (cache_tag, sys.flags.optimize, sys.pycache_prefix); "" when the

@@ -5,8 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <climits>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "tests/cpp/temp_tree.h"
 
@@ -47,6 +50,37 @@ TEST_F(FileIoTest, ReadErrors) {
   EXPECT_FALSE(ReadWholeFile(Path("link.py"), true).ok());
   EXPECT_FALSE(StatFile(Path("link.py"), true).ok());
   EXPECT_TRUE(StatFile(Path("link.py"), false).ok());
+}
+
+TEST_F(FileIoTest, WithinRefusesWhatASwappedLinkOrDirectoryLeadsTo) {
+  WriteFile("mnt/sub/m.py", "inside");
+  WriteFile("mnt/real.py", "inside");
+  WriteFile("outside/m.py", "outside");
+  Symlink("real.py", "mnt/link.py");
+  char buf[PATH_MAX];
+  ASSERT_NE(realpath(Path("mnt").c_str(), buf), nullptr);
+  const std::vector<std::string> roots = {buf};
+  EXPECT_TRUE(ReadWholeFile(Path("mnt/sub/m.py"), true, &roots).ok());
+  EXPECT_TRUE(ReadWholeFile(Path("mnt/link.py"), false, &roots).ok());
+  EXPECT_TRUE(StatFile(Path("mnt/link.py"), false, &roots).ok());
+  // The link is retargeted, and sub/ becomes a link, after they were found.
+  Remove("mnt/link.py");
+  Symlink(Path("outside/m.py"), "mnt/link.py");
+  ASSERT_EQ(rename(Path("mnt/sub").c_str(), Path("old_sub").c_str()), 0);
+  Symlink(Path("outside"), "mnt/sub");
+  for (const char* rel : {"mnt/link.py", "mnt/sub/m.py"}) {
+    absl::StatusOr<FileContents> c = ReadWholeFile(Path(rel), false, &roots);
+    ASSERT_FALSE(c.ok()) << rel;
+    EXPECT_TRUE(absl::IsPermissionDenied(c.status())) << c.status();
+    EXPECT_NE(c.status().message().find("outside the mount"), absl::string_view::npos);
+    EXPECT_NE(c.status().message().find(Path(rel)), absl::string_view::npos);
+    EXPECT_FALSE(StatFile(Path(rel), false, &roots).ok()) << rel;
+    EXPECT_TRUE(ReadWholeFile(Path(rel), false).ok()) << rel;  // unchecked: followed
+  }
+  EXPECT_TRUE(IsBelowAny("/a/b", {"/a"}));
+  EXPECT_FALSE(IsBelowAny("/ab/c", {"/a"}));
+  EXPECT_FALSE(IsBelowAny("/a", {"/a"}));
+  EXPECT_FALSE(IsBelowAny("/a/b", {""}));
 }
 
 TEST_F(FileIoTest, AtomicWriteCreatesParentsAndReplaces) {

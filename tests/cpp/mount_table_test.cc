@@ -640,6 +640,26 @@ TEST_F(MountTableTest, BuildRefusesAFileAsDirectory) {
   EXPECT_TRUE(Contains(s.message(), Path("file.py"))) << s;
 }
 
+TEST_F(MountTableTest, BuildRefusesAnUnreadableDirectory) {
+  MakeDir("locked");
+  ASSERT_EQ(chmod(root().c_str(), 0755), 0);
+  ASSERT_EQ(chmod(Path("locked").c_str(), 0), 0);
+  // Permission bits do not stop root: the check runs in a child that drops
+  // to uid 65534 (nobody) when the test runs as root.
+  EXPECT_EXIT(
+      {
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(3);
+        auto table = MountTable::Build({Config("plugins", {Path("locked")})}, nullptr);
+        if (table.ok()) _exit(1);
+        bool clear = table.status().code() == absl::StatusCode::kPermissionDenied &&
+                     Contains(table.status().message(), Path("locked")) &&
+                     Contains(table.status().message(), "cannot be read");
+        _exit(clear ? 0 : 2);
+      },
+      ::testing::ExitedWithCode(0), "");
+  chmod(Path("locked").c_str(), 0755);
+}
+
 TEST_F(MountTableTest, BuildRefusesDuplicatePackage) {
   MakeDir("a");
   MakeDir("b");
