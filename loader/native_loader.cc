@@ -287,6 +287,14 @@ py::bytes NativeLoader::GetData(const std::string& path) const {
   return py::bytes(ReadFileForModule(path, name_, false).data);
 }
 
+py::object NativeLoader::GetResourceReader(py::handle self, py::object fullname) const {
+  CheckName(fullname);
+  py::list directories;
+  for (const std::string& d : resource_directories_) directories.append(d);
+  return py::module_::import("bridgeimport._resources")
+      .attr("reader")(self, name_, is_package_, directories);
+}
+
 std::string NativeLoader::Repr() const {
   if (synthetic_)
     return "<bridgeimport.Loader '" + name_ + "' (mount package)>";
@@ -400,6 +408,13 @@ finder; one per module spec.)doc")
            "True for packages (__init__.py and mount packages).")
       .def("get_data", &NativeLoader::GetData, py::arg("path"),
            "The bytes of the file at `path`.")
+      .def("get_resource_reader",
+           [](py::object self, py::object fullname) {
+             return self.cast<const NativeLoader&>().GetResourceReader(self, fullname);
+           },
+           py::arg("fullname") = py::none(),
+           "The importlib.resources reader: the file's directory, or a mount "
+           "package's directories (see bridgeimport._resources).")
       .def("__repr__", &NativeLoader::Repr);
 }
 

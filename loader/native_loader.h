@@ -24,6 +24,7 @@
 #include <pybind11/pybind11.h>
 
 #include <string>
+#include <vector>
 
 #include "finders/file_io.h"
 
@@ -52,6 +53,14 @@ class NativeLoader {
   py::object GetFilename(py::object fullname) const;
   bool IsPackage(py::object fullname) const;
   py::bytes GetData(const std::string& path) const;
+  // importlib.resources: the reader bridgeimport._resources.reader() picks
+  // for this loader (`self` is the Python object wrapping it).
+  py::object GetResourceReader(py::handle self, py::object fullname) const;
+  // The directories a synthetic package's resources come from: its mount's
+  // (its __path__ is a placeholder, not a directory).
+  void SetResourceDirectories(std::vector<std::string> directories) {
+    resource_directories_ = std::move(directories);
+  }
   std::string Repr() const;
 
  private:
@@ -72,6 +81,7 @@ class NativeLoader {
   bool no_follow_;
   bool atomic_;        // roll back every bridge first loaded by a failed exec
   py::object source_;  // bytes last compiled, or None
+  std::vector<std::string> resource_directories_;  // synthetic packages only
 };
 
 // True if `module`'s __spec__.loader is a NativeLoader (bridgeimport made it).
