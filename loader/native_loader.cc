@@ -104,6 +104,49 @@ void RestoreNamespace(const py::dict& ns, const py::object& snapshot) {
   }
 }  // `released` drops its references here
 
+// linecache revalidates an entry by size and mtime only, so after a
+// same-size rewrite within the clock's resolution it keeps the old lines while
+// the new code runs, and tracebacks show lines that did not run (stock
+// CPython does too). An entry for `path` is replaced by the lines of `source`,
+// the bytes just compiled, with the stat they were read under (linecache's
+// own format: size, st_mtime, lines, name); it is dropped when the code came
+// from a bytecode cache (source None), so linecache reads the file again.
+// Files linecache does not hold cost one dict lookup.
+void RefreshLinecache(const std::string& path, const py::object& source,
+                      const FileStat& stat) {
+  PyObject* linecache = PyDict_GetItemString(SysModules().ptr(), "linecache");
+  if (linecache == nullptr) return;  // not imported: nothing cached
+  py::object cache = py::getattr(linecache, "cache", py::none());
+  if (!PyDict_Check(cache.ptr())) return;
+  py::str key(path);
+  PyObject* entry = PyDict_GetItemWithError(cache.ptr(), key.ptr());
+  if (entry == nullptr) {
+    PyErr_Clear();
+    return;
+  }
+  if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 4) return;  // lazy
+  if (source.is_none()) {
+    if (PyDict_DelItem(cache.ptr(), key.ptr()) != 0) PyErr_Clear();
+    return;
+  }
+  // Lines as linecache.updatecache makes them: universal newlines (as
+  // decode_source), split on "\n" only, the last one given its "\n".
+  py::list parts = Refs().decode_source(source).attr("split")("\n");
+  py::list lines;
+  const size_t n = parts.size();
+  for (size_t i = 0; i < n; ++i) {
+    py::str part = parts[i];
+    if (i + 1 == n && py::len(part) == 0) break;
+    lines.append(part + py::str("\n"));
+  }
+  // os.stat()'s st_mtime float, computed as CPython's posixmodule does.
+  double mtime = static_cast<double>(stat.mtime_sec) +
+                 static_cast<double>(stat.mtime_nsec) * 1e-9;
+  if (PyDict_SetItem(cache.ptr(), key.ptr(),
+                     py::make_tuple(stat.size, mtime, lines, key).ptr()) != 0)
+    PyErr_Clear();
+}
+
 std::string JoinNames(const std::vector<std::string>& names) {
   std::string out;
   for (const std::string& n : names) {
@@ -209,7 +252,10 @@ py::object NativeLoader::Compile() {
       if (valid) {
         py::object code = UnmarshalCode(pyc->data, path_);
         if (!code.is_none()) {
-          if (source.has_value()) source_ = py::bytes(source->data);
+          if (source.has_value()) {
+            source_ = py::bytes(source->data);
+            source_stat_ = *source;
+          }
           return code;
         }
       }
@@ -219,6 +265,7 @@ py::object NativeLoader::Compile() {
   py::bytes data(source->data);
   py::object code = refs.compile(data, path_, "exec", py::arg("dont_inherit") = true);
   source_ = data;
+  source_stat_ = *source;
   if (!cache_path.empty() && !DontWriteBytecode()) WritePyc(cache_path, code, *source,
                                                             hash_based, check_source);
   return code;
@@ -336,6 +383,7 @@ void NativeLoader::ExecModule(py::handle module) {
   };
   try {
     py::object code = Compile();
+    RefreshLinecache(path_, source_, source_stat_);
     if (!ns.contains("__builtins__"))
       ns["__builtins__"] = py::handle(PyEval_GetBuiltins());
     PyObject* result = PyEval_EvalCode(code.ptr(), ns.ptr(), ns.ptr());

@@ -141,3 +141,91 @@ def test_parent_of_a_deeper_mount_says_it_has_no_resources(tree, pkgname):
         with pytest.raises(FileNotFoundError, match="parent of a deeper mount"):
             resources.files(pkgname)
         assert resources.files(f"{pkgname}.deep").joinpath("data.txt").is_file()
+
+
+# --- tracebacks and linecache ----------------------------------------------
+
+def _traceback_line(func) -> str:
+    """The source line a traceback shows for the innermost frame of func()."""
+    import traceback
+
+    try:
+        func()
+    except Exception:
+        return traceback.format_exc().splitlines()[-2].strip()
+    raise AssertionError("no exception")
+
+
+def test_traceback_after_same_size_rewrite_and_reload_shows_new_lines(tree, pkgname):
+    old = "def fail():\n    raise KeyError('old')\n"
+    new = "def fail():\n    raise KeyError('new')\n"
+    assert len(old) == len(new)
+    d = tree({"tb.py": old})
+    path = d / "tb.py"
+    stamp = (1_600_000_000_000_000_000,) * 2
+    os.utime(path, ns=stamp)
+    bi.mount(pkgname, d)
+    mod = importlib.import_module(f"{pkgname}.tb")
+    assert _traceback_line(mod.fail) == "raise KeyError('old')"  # linecache now holds it
+    # Same size, same mtime: what a rewrite within the clock's resolution
+    # looks like to linecache (and to CPython's pyc check).
+    path.write_text(new)
+    os.utime(path, ns=stamp)
+    assert importlib.reload(mod) is mod
+    with pytest.raises(KeyError, match="new"):
+        mod.fail()
+    assert _traceback_line(mod.fail) == "raise KeyError('new')"
+    import inspect
+    import linecache
+
+    assert "'new'" in inspect.getsource(mod.fail)
+    size, mtime, lines, _ = linecache.cache[str(path)]
+    assert (size, mtime) == (os.stat(path).st_size, os.stat(path).st_mtime)
+    assert lines == new.splitlines(keepends=True)
+
+
+def test_linecache_uses_loader_source_when_file_is_deleted(tree, pkgname, tmp_path):
+    import linecache
+
+    source = "def f():\n    return 1\n"
+    d = tree({"gone.py": source})
+    bi.mount(pkgname, d)
+    mod = importlib.import_module(f"{pkgname}.gone")
+    (d / "gone.py").unlink()
+    linecache.checkcache(mod.__file__)
+    # Through module globals' __loader__ / __spec__: the bytes that ran.
+    assert linecache.getlines(mod.__file__, mod.__dict__) == source.splitlines(keepends=True)
+    # Stock CPython re-reads the (deleted) file: nothing.
+    stock_dir = tmp_path / "stock"
+    stock_dir.mkdir()
+    (stock_dir / f"{pkgname}_gone.py").write_text(source)
+    stock = import_from_sys_path(stock_dir, f"{pkgname}_gone")
+    (stock_dir / f"{pkgname}_gone.py").unlink()
+    assert linecache.getlines(stock.__file__, stock.__dict__) == []
+
+
+def test_linecache_after_a_bytecode_cache_load(tree, pkgname, monkeypatch):
+    import linecache
+    import py_compile
+
+    stamp = (1_600_000_000_000_000_000,) * 2  # old enough for a timestamp pyc
+    d = tree({"cached.py": "def f():\n    return 'pyc'\n"})
+    path = d / "cached.py"
+    os.utime(path, ns=stamp)
+    cache = importlib.util.cache_from_source(str(path))
+    # Compiled under another name: the loader must fix co_filename.
+    py_compile.compile(str(path), cfile=cache, dfile="/elsewhere/cached.py",
+                       invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+    path.write_text("def f():\n    return 'src'\n")  # same size and mtime: the pyc is valid
+    os.utime(path, ns=stamp)
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    bi.mount(pkgname, d)
+    mod = importlib.import_module(f"{pkgname}.cached")
+    assert mod.f() == "pyc"  # the code came from the pyc
+    assert mod.f.__code__.co_filename == str(path)
+    assert mod.__spec__.loader is mod.__loader__
+    path.unlink()
+    linecache.checkcache(str(path))
+    # No source was read for a pyc load and the file is gone: like CPython,
+    # no lines and no error.
+    assert linecache.getlines(mod.__file__, mod.__dict__) == []
