@@ -45,17 +45,20 @@ RESOURCE_TREE = {
 }
 
 
-@pytest.mark.skipif(not HAS_READERS, reason="files() of 3.9 reads spec.origin only")
 def test_resources_files_of_mount_package_and_subpackage(tree, pkgname, tmp_path):
     d = tree(RESOURCE_TREE)
     bi.mount(pkgname, d)
-    top = resources.files(pkgname)
-    assert top.joinpath("data.txt").read_text() == "top data\n"
-    assert top.joinpath("data.txt").is_file() and not top.joinpath("sub").is_file()
-    assert top.joinpath("sub").is_dir()
-    assert sorted(p.name for p in top.iterdir()) == sorted(os.listdir(d))
-    with resources.as_file(top / "data.txt") as real:
-        assert pathlib.Path(real) == d / "data.txt"  # no temporary copy
+    if HAS_READERS:
+        top = resources.files(pkgname)
+        assert top.joinpath("data.txt").read_text() == "top data\n"
+        assert top.joinpath("data.txt").is_file() and not top.joinpath("sub").is_file()
+        assert top.joinpath("sub").is_dir()
+        assert sorted(p.name for p in top.iterdir()) == sorted(os.listdir(d))
+        with resources.as_file(top / "data.txt") as real:
+            assert pathlib.Path(real) == d / "data.txt"  # no temporary copy
+    else:  # 3.9's files() needs spec.origin: fails as for namespace packages
+        with pytest.raises(TypeError):
+            resources.files(pkgname)
 
     sub = resources.files(f"{pkgname}.sub")
     assert sub.joinpath("data.txt").read_text() == "sub data\n"
@@ -534,6 +537,22 @@ def test_python_dash_m_runs_bridge_module_and_package(tree, pkgname, tmp_path, p
         assert ours[5] == stock[5].replace("stockpkg", pkgname, 1)
 
 
+def test_pdb_cprofile_and_unittest_dash_m(tree, pkgname, pth_mounts):
+    d = tree({"tool.py": "VALUE = 41 + 1\nprint('value', VALUE)\n",
+              "test_it.py": "import unittest\n\n\nclass T(unittest.TestCase):\n"
+                            "    def test_ok(self):\n        self.assertTrue(True)\n"})
+    mounts = f"{pkgname}={d}"
+    r = run_with_mounts(["-m", "pdb", "-m", f"{pkgname}.tool"], mounts, input="next\np VALUE\nquit\n")
+    assert f"> {d / 'tool.py'}(1)<module>()" in r.stdout, r.stdout + r.stderr
+    assert "-> VALUE = 41 + 1" in r.stdout and "\n(Pdb) 42\n" in r.stdout
+    r = run_with_mounts(["-m", "cProfile", "-m", f"{pkgname}.tool"], mounts)
+    assert r.returncode == 0 and "value 42" in r.stdout, r.stderr
+    assert "tool.py:1(<module>)" in r.stdout
+    r = run_with_mounts(["-m", "unittest", "-v", f"{pkgname}.test_it"], mounts)
+    assert r.returncode == 0, r.stderr
+    assert f"test_ok ({pkgname}.test_it.T" in r.stderr and "OK" in r.stderr
+
+
 # --- tracing and profiling --------------------------------------------------------
 
 def test_settrace_setprofile_and_trace_see_the_real_file(tree, pkgname, monkeypatch):
@@ -543,6 +562,8 @@ def test_settrace_setprofile_and_trace_see_the_real_file(tree, pkgname, monkeypa
     d = tree({"sub/__init__.py": "", "sub/work.py": "def f(n):\n    t = 0\n"
               "    for i in range(n):\n        t += i\n    return t\n"})
     path = d / "sub" / "work.py"
+    cache = importlib.util.cache_from_source(str(path))
+    os.utime(path, ns=(1_600_000_000_000_000_000,) * 2)  # old enough for a timestamp pyc
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
     bi.mount(pkgname, d)
     traced, profiled = set(), set()
@@ -567,19 +588,28 @@ def test_settrace_setprofile_and_trace_see_the_real_file(tree, pkgname, monkeypa
         sys.setprofile(None)
     assert ("call", str(path), "f") in profiled
 
-    # Again from a pyc compiled under another file name.
-    os.utime(path, ns=(1_600_000_000_000_000_000,) * 2)
-    py_compile.compile(str(path), cfile=importlib.util.cache_from_source(str(path)),
-                       dfile="/elsewhere/work.py",
-                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
-    del sys.modules[f"{pkgname}.sub.work"]
-    mod = importlib.import_module(f"{pkgname}.sub.work")
-    assert mod.f.__code__.co_filename == str(path)
-    tracer_obj = trace.Trace(count=1, trace=0)
-    tracer_obj.runfunc(mod.f, 4)
-    counts = {line: n for (file, line), n in tracer_obj.results().counts.items()
-              if file == str(path)}
-    assert counts == {2: 1, 3: 5, 4: 4, 5: 1}
+    def line_counts(module):
+        tracer_obj = trace.Trace(count=1, trace=0)
+        tracer_obj.runfunc(module.f, 4)
+        return {line: n for (file, line), n in tracer_obj.results().counts.items()
+                if file == str(path)}
+
+    assert line_counts(mod) == {2: 1, 3: 5, 4: 4, 5: 1}
+    # From the pyc the loader wrote, then from one compiled under another
+    # file name (co_filename must still be the real file).
+    with open(cache, "rb") as f:
+        assert f.read(4) == importlib.util.MAGIC_NUMBER
+    os.utime(cache, ns=(1_700_000_000_000_000_000,) * 2)
+    for pyc_source in ("ours", "py_compile"):
+        if pyc_source == "py_compile":
+            py_compile.compile(str(path), cfile=cache, dfile="/elsewhere/work.py",
+                               invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+        mtime = os.stat(cache).st_mtime_ns
+        del sys.modules[f"{pkgname}.sub.work"]
+        mod = importlib.import_module(f"{pkgname}.sub.work")
+        assert os.stat(cache).st_mtime_ns == mtime  # read, not rewritten
+        assert mod.f.__code__.co_filename == str(path)
+        assert line_counts(mod) == {2: 1, 3: 5, 4: 4, 5: 1}
 
 
 def test_coverage_measures_bridge_files(tree, pkgname):
