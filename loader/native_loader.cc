@@ -383,7 +383,11 @@ void NativeLoader::ExecModule(py::handle module) {
   };
   try {
     py::object code = Compile();
-    RefreshLinecache(path_, source_, source_stat_);
+    try {
+      RefreshLinecache(path_, source_, source_stat_);
+    } catch (py::error_already_set&) {
+      // Only what tracebacks display: never a reason to fail the import.
+    }
     if (!ns.contains("__builtins__"))
       ns["__builtins__"] = py::handle(PyEval_GetBuiltins());
     PyObject* result = PyEval_EvalCode(code.ptr(), ns.ptr(), ns.ptr());

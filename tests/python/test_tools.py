@@ -145,6 +145,11 @@ def test_parent_of_a_deeper_mount_says_it_has_no_resources(tree, pkgname):
         with pytest.raises(FileNotFoundError, match="parent of a deeper mount"):
             resources.files(pkgname)
         assert resources.files(f"{pkgname}.deep").joinpath("data.txt").is_file()
+    deep = importlib.import_module(f"{pkgname}.deep")
+    (d / "data.txt").unlink()
+    d.rmdir()
+    with pytest.raises(FileNotFoundError, match="directories are gone"):
+        deep.__loader__.get_resource_reader(f"{pkgname}.deep")
 
 
 # --- tracebacks and linecache ----------------------------------------------
