@@ -107,44 +107,22 @@ void RestoreNamespace(const py::dict& ns, const py::object& snapshot) {
 // linecache revalidates an entry by size and mtime only, so after a
 // same-size rewrite within the clock's resolution it keeps the old lines while
 // the new code runs, and tracebacks show lines that did not run (stock
-// CPython does too). An entry for `path` is replaced by the lines of `source`,
-// the bytes just compiled, with the stat they were read under (linecache's
-// own format: size, st_mtime, lines, name); it is dropped when the code came
-// from a bytecode cache (source None), so linecache reads the file again.
-// Files linecache does not hold cost one dict lookup.
-void RefreshLinecache(const std::string& path, const py::object& source,
-                      const FileStat& stat) {
+// CPython does too). Dropping the entry of a file about to run makes
+// linecache read the file again: the bytes just compiled (or those the pyc
+// was validated against). One dict deletion; refilling the entry with the
+// compiled lines instead would cost a decode and split on every such exec.
+void ForgetLinecacheEntry(const std::string& path) {
   PyObject* linecache = PyDict_GetItemString(SysModules().ptr(), "linecache");
   if (linecache == nullptr) return;  // not imported: nothing cached
   py::object cache = py::getattr(linecache, "cache", py::none());
   if (!PyDict_Check(cache.ptr())) return;
+  // Lazy entries too: theirs would be an older loader's get_source.
   py::str key(path);
-  PyObject* entry = PyDict_GetItemWithError(cache.ptr(), key.ptr());
-  if (entry == nullptr) {
+  if (PyDict_GetItemWithError(cache.ptr(), key.ptr()) == nullptr) {
     PyErr_Clear();
-    return;
+    return;  // the common case, without raising a KeyError
   }
-  if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 4) return;  // lazy
-  if (source.is_none()) {
-    if (PyDict_DelItem(cache.ptr(), key.ptr()) != 0) PyErr_Clear();
-    return;
-  }
-  // Lines as linecache.updatecache makes them: universal newlines (as
-  // decode_source), split on "\n" only, the last one given its "\n".
-  py::list parts = Refs().decode_source(source).attr("split")("\n");
-  py::list lines;
-  const size_t n = parts.size();
-  for (size_t i = 0; i < n; ++i) {
-    py::str part = parts[i];
-    if (i + 1 == n && py::len(part) == 0) break;
-    lines.append(part + py::str("\n"));
-  }
-  // os.stat()'s st_mtime float, computed as CPython's posixmodule does.
-  double mtime = static_cast<double>(stat.mtime_sec) +
-                 static_cast<double>(stat.mtime_nsec) * 1e-9;
-  if (PyDict_SetItem(cache.ptr(), key.ptr(),
-                     py::make_tuple(stat.size, mtime, lines, key).ptr()) != 0)
-    PyErr_Clear();
+  if (PyDict_DelItem(cache.ptr(), key.ptr()) != 0) PyErr_Clear();
 }
 
 std::string JoinNames(const std::vector<std::string>& names) {
@@ -252,10 +230,7 @@ py::object NativeLoader::Compile() {
       if (valid) {
         py::object code = UnmarshalCode(pyc->data, path_);
         if (!code.is_none()) {
-          if (source.has_value()) {
-            source_ = py::bytes(source->data);
-            source_stat_ = *source;
-          }
+          if (source.has_value()) source_ = py::bytes(source->data);
           return code;
         }
       }
@@ -265,7 +240,6 @@ py::object NativeLoader::Compile() {
   py::bytes data(source->data);
   py::object code = refs.compile(data, path_, "exec", py::arg("dont_inherit") = true);
   source_ = data;
-  source_stat_ = *source;
   if (!cache_path.empty() && !DontWriteBytecode()) WritePyc(cache_path, code, *source,
                                                             hash_based, check_source);
   return code;
@@ -384,7 +358,7 @@ void NativeLoader::ExecModule(py::handle module) {
   try {
     py::object code = Compile();
     try {
-      RefreshLinecache(path_, source_, source_stat_);
+      ForgetLinecacheEntry(path_);
     } catch (py::error_already_set&) {
       // Only what tracebacks display: never a reason to fail the import.
     }

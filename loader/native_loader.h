@@ -81,7 +81,6 @@ class NativeLoader {
   bool no_follow_;
   bool atomic_;        // roll back every bridge first loaded by a failed exec
   py::object source_;  // bytes last compiled, or None
-  FileStat source_stat_;  // of source_'s file when it was read
   std::vector<std::string> resource_directories_;  // synthetic packages only
 };
 
