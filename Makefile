@@ -64,6 +64,7 @@ py-test: install
 # Benchmarks (not part of test): ratios against stock importlib, and the core.
 bench: install
 	$(PY) benchmarks/bench_imports.py $(BENCH_ARGS)
+	$(PY) benchmarks/bench_transaction.py $(BENCH_TX_ARGS)
 
 bench-core: deps
 	cmake -S . -B build/bench -DBRIDGEIMPORT_BUILD_EXTENSION=OFF -DBRIDGEIMPORT_BUILD_TESTS=OFF -DBRIDGEIMPORT_BUILD_BENCHMARKS=ON >/dev/null

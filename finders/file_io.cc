@@ -50,6 +50,8 @@ FileStat StatOf(const struct stat& st) {
   out.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
   out.size = static_cast<uint64_t>(st.st_size);
   out.mode = st.st_mode;
+  out.ino = static_cast<uint64_t>(st.st_ino);
+  out.ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
   return out;
 }
 

@@ -28,6 +28,11 @@ struct FileStat {
   int64_t mtime_ns = 0;  // mtime_sec * 1e9 + mtime_nsec
   uint64_t size = 0;     // st_size
   mode_t mode = 0;
+  // Identity and inode-change time: a file replaced by rename, or whose
+  // mtime was set back (touch -d, os.utime), differs here even when mtime_ns
+  // and size do not. Used to tell whether a loaded module's source changed.
+  uint64_t ino = 0;
+  int64_t ctime_ns = 0;
 };
 
 // A file's bytes and the metadata of the descriptor they were read from.

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <pybind11/stl.h>
+
 #include "absl/container/flat_hash_map.h"
 #include "finders/module_name.h"
 #include "loader/native_loader.h"
@@ -31,9 +33,10 @@ struct HookState {
   py::object hook;
   py::object wrapped;
   // Someone else's __import__ came to wrap ours (or ours was put back as
-  // "the original" by a patcher's undo): from then on builtins.__import__ is
-  // never touched again and `wrapped` never changes, or hook -> theirs ->
-  // hook would recurse. The hook just passes through.
+  // "the original" by a patcher's undo): while that lasts builtins.__import__
+  // is not touched and `wrapped` never changes, or hook -> theirs -> hook
+  // would recurse. The hook just passes through. It ends when the __import__
+  // we wrap is back in builtins (see InstallHook).
   bool stranded = false;
 };
 HookState& Hook() {
@@ -46,7 +49,14 @@ struct ExecStats {
   uint64_t failures = 0;
   double total_seconds = 0;
   double last_seconds = 0;
+  uint64_t last_serial = 0;  // ExecutionSerial() of the last execution
+  bool last_ok = false;
 };
+// Counts executions process-wide, so "what ran since X" needs no log.
+uint64_t& Serial() {
+  static uint64_t serial = 0;
+  return serial;
+}
 absl::flat_hash_map<std::string, ExecStats>& Executions() {
   static absl::flat_hash_map<std::string, ExecStats> stats;
   return stats;
@@ -78,24 +88,50 @@ std::string AbsoluteName(PyObject* name, PyObject* globals, long level) {
 void AddIfBridge(const std::string& name,
                  absl::flat_hash_set<std::string>* deps,
                  const std::string& self) {
-  if (name.empty() || name == self) return;
+  if (name.empty() || name == self || deps->contains(name)) return;
   PyObject* borrowed = PyDict_GetItemString(PyImport_GetModuleDict(), name.c_str());
   if (borrowed == nullptr) return;
   // Owned before any Python code (attribute lookups) can run.
   py::object module = py::reinterpret_borrow<py::object>(borrowed);
-  if (!IsBridgeModule(module)) return;
+  const NativeLoader* loader = BridgeLoaderOf(module);
   // Mount packages provided for a prefix run no code: nothing to depend on.
-  py::object loader = module.attr("__spec__").attr("loader");
-  if (!py::isinstance<NativeLoader>(loader)) return;
-  if (!loader.cast<const NativeLoader&>().synthetic()) deps->insert(name);
+  if (loader != nullptr && !loader->synthetic()) deps->insert(name);
+}
+
+// True if `package.attr` is the submodule sys.modules holds under that name
+// (what `from package import attr` binds when attr is a submodule).
+bool IsSubmoduleAttribute(const std::string& package, const std::string& attr) {
+  PyObject* modules = PyImport_GetModuleDict();
+  PyObject* pkg = PyDict_GetItemString(modules, package.c_str());
+  PyObject* sub = PyDict_GetItemString(modules, (package + "." + attr).c_str());
+  if (pkg == nullptr || sub == nullptr) return false;
+  // Owned before any Python code (a module __getattr__) can run.
+  py::object owned_pkg = py::reinterpret_borrow<py::object>(pkg);
+  py::object owned_sub = py::reinterpret_borrow<py::object>(sub);
+  PyObject* value = PyObject_GetAttrString(owned_pkg.ptr(), attr.c_str());
+  if (value == nullptr) {
+    PyErr_Clear();
+    return false;
+  }
+  bool same = value == owned_sub.ptr();
+  Py_DECREF(value);
+  return same;
 }
 
 void InstallHook() {
   HookState& h = Hook();
-  if (h.open_frames++ > 0 || !h.hook || h.stranded) return;
+  if (h.open_frames++ > 0 || !h.hook) return;
   PyObject* builtins = PyEval_GetBuiltins();  // borrowed dict
   PyObject* current = builtins ? PyDict_GetItemString(builtins, "__import__") : nullptr;
   if (current == nullptr) return;
+  if (h.stranded) {
+    // Still inside someone else's chain: leave it. But once they have put
+    // back the very __import__ we wrap (mock.patch's undo), wrapping it again
+    // cannot recurse (hook -> wrapped is the whole chain), and without it
+    // dependency recording would be off for the rest of the process.
+    if (current != h.wrapped.ptr()) return;
+    h.stranded = false;
+  }
   if (current == h.hook.ptr()) {  // put back by someone else: never re-wrap
     h.stranded = true;
     return;
@@ -130,10 +166,6 @@ PyObject* ImportHook(PyObject*, PyObject* const* args, Py_ssize_t nargs,
     PyErr_SetString(PyExc_ImportError, "__import__ not found");
     return nullptr;
   }
-  PyObject* result = PyObject_Vectorcall(target.ptr(), args, nargs, kwnames);
-  LoadFrame* frame = innermost;
-  if (result == nullptr || frame == nullptr) return result;
-
   PyObject* params[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};
   static const char* const kNames[5] = {"name", "globals", "locals", "fromlist",
                                         "level"};
@@ -146,26 +178,50 @@ PyObject* ImportHook(PyObject*, PyObject* const* args, Py_ssize_t nargs,
           params[j] = args[nargs + k];
     }
   }
+  // `import a.b.c` binds `a` and reaches a.b and a.b.c through it: all three
+  // are dependencies. `from a.b import c, d` binds only what it names:
+  // submodule c is a dependency of its own, a plain attribute d (or `*`)
+  // makes a.b one; a.b is not one merely because this statement loaded it
+  // first (which a child frame's Succeeded() records), so a changed a.b does
+  // not force re-running every module that took one submodule from it.
+  py::object fromlist;
+  if (params[3] != nullptr && params[3] != Py_None) {
+    int truth = PyObject_IsTrue(params[3]);
+    if (truth < 0) PyErr_Clear();
+    if (truth == 1) fromlist = py::reinterpret_borrow<py::object>(params[3]);
+  }
+  LoadFrame* caller = innermost;
+  const size_t mark = caller != nullptr ? caller->loaded_deps_.size() : 0;
+
+  PyObject* result = PyObject_Vectorcall(target.ptr(), args, nargs, kwnames);
+  LoadFrame* frame = innermost;
+  if (result == nullptr || frame == nullptr) return result;
   if (params[0] == nullptr || !PyUnicode_Check(params[0])) return result;
   try {
     long level = params[4] ? PyLong_AsLong(params[4]) : 0;
     if (level == -1 && PyErr_Occurred()) throw py::error_already_set();
     std::string absolute = AbsoluteName(params[0], params[1], level);
     if (absolute.empty()) return result;
-    // `import a.b.c` runs a, a.b and a.b.c; `from a.b import c` may import
-    // the submodule a.b.c.
-    for (absl::string_view p = absolute; !p.empty(); p = ParentName(p))
-      AddIfBridge(std::string(p), &frame->deps_, frame->name_);
-    if (params[3] != nullptr && params[3] != Py_None &&
-        PyObject_IsTrue(params[3]) == 1) {
-      py::object items = py::reinterpret_borrow<py::object>(params[3]);
-      for (py::handle item : items) {
-        if (!PyUnicode_Check(item.ptr())) continue;
-        std::string attr = ToUtf8(item);
-        if (attr == "*") continue;
-        AddIfBridge(absolute + "." + attr, &frame->deps_, frame->name_);
-      }
+    if (!fromlist) {
+      for (absl::string_view p = absolute; !p.empty(); p = ParentName(p))
+        AddIfBridge(std::string(p), &frame->deps_, frame->name_);
+      return result;
     }
+    if (frame == caller) {
+      for (size_t i = mark; i < frame->loaded_deps_.size(); ++i)
+        frame->deps_.erase(frame->loaded_deps_[i]);
+      frame->loaded_deps_.resize(mark);
+    }
+    bool whole = false;
+    for (py::handle item : fromlist) {
+      if (!PyUnicode_Check(item.ptr())) continue;
+      std::string attr = ToUtf8(item);
+      if (attr != "*" && IsSubmoduleAttribute(absolute, attr))
+        AddIfBridge(absolute + "." + attr, &frame->deps_, frame->name_);
+      else
+        whole = true;
+    }
+    if (whole) AddIfBridge(absolute, &frame->deps_, frame->name_);
   } catch (py::error_already_set& e) {
     e.discard_as_unraisable("bridgeimport dependency recording");
   } catch (const std::exception&) {
@@ -202,7 +258,8 @@ void LoadFrame::Succeeded(py::handle module) {
   done_ = true;
   Graph()[name_] = std::move(deps_);
   if (parent_ != nullptr) {
-    if (parent_->name_ != name_) parent_->deps_.insert(name_);
+    if (parent_->name_ != name_ && parent_->deps_.insert(name_).second)
+      parent_->loaded_deps_.push_back(name_);
     for (auto& entry : loaded_first_)
       parent_->loaded_first_.push_back(std::move(entry));
     if (first_load_)
@@ -290,12 +347,76 @@ py::dict DependencyGraph() {
   return out;
 }
 
+py::list DependentsClosure(const std::vector<std::string>& names) {
+  // One pass builds the reverse edges; a breadth-first walk follows them.
+  absl::flat_hash_map<std::string, std::vector<const std::string*>> users;
+  for (const auto& [module, deps] : Graph())
+    for (const std::string& dep : deps) users[dep].push_back(&module);
+  absl::flat_hash_set<std::string> seen;
+  std::vector<std::string> queue(names.begin(), names.end());
+  while (!queue.empty()) {
+    std::string current = std::move(queue.back());
+    queue.pop_back();
+    auto it = users.find(current);
+    if (it == users.end()) continue;
+    for (const std::string* user : it->second)
+      if (seen.insert(*user).second) queue.push_back(*user);
+  }
+  std::vector<std::string> out(seen.begin(), seen.end());
+  std::sort(out.begin(), out.end());
+  py::list result;
+  for (const std::string& n : out) result.append(n);
+  return result;
+}
+
+py::dict DependencyRecords(const std::vector<std::string>& names) {
+  py::dict out;
+  for (const std::string& name : names) {
+    if (Graph().contains(name))
+      out[py::str(name)] = Dependencies(name);
+    else
+      out[py::str(name)] = py::none();
+  }
+  return out;
+}
+
+void RestoreDependencyRecords(const py::dict& records) {
+  for (auto item : records) {
+    std::string name = ToUtf8(item.first);
+    if (item.second.is_none()) {
+      Graph().erase(name);
+      continue;
+    }
+    absl::flat_hash_set<std::string> deps;
+    for (py::handle dep : item.second) deps.insert(ToUtf8(dep));
+    Graph()[name] = std::move(deps);
+  }
+}
+
 void RecordExecution(const std::string& name, double seconds, bool ok) {
   ExecStats& s = Executions()[name];
   ++s.executions;
   if (!ok) ++s.failures;
   s.total_seconds += seconds;
   s.last_seconds = seconds;
+  s.last_serial = ++Serial();
+  s.last_ok = ok;
+}
+
+uint64_t ExecutionSerial() { return Serial(); }
+
+py::dict ExecutionsSince(uint64_t serial) {
+  py::dict out;
+  for (const auto& [name, s] : Executions()) {
+    if (s.last_serial <= serial) continue;
+    py::dict entry;
+    entry["last_ok"] = s.last_ok;
+    entry["last_seconds"] = s.last_seconds;
+    entry["executions"] = s.executions;
+    entry["failures"] = s.failures;
+    out[py::str(name)] = entry;
+  }
+  return out;
 }
 
 py::object ExecutionStats(const std::string& name) {
@@ -320,6 +441,18 @@ void RegisterLoadContext(py::module_& m) {
         "Modules whose recorded dependencies include `name`.");
   m.def("dependency_graph", &DependencyGraph,
         "{module: [direct dependencies]} for every recorded module.");
+  m.def("dependents_closure", &DependentsClosure, py::arg("names"),
+        "Every module depending on one of `names`, directly or transitively.");
+  m.def("dependency_records", &DependencyRecords, py::arg("names"),
+        "{name: [dependencies] or None} for `names` (for restore).");
+  m.def("restore_dependency_records", &RestoreDependencyRecords,
+        py::arg("records"),
+        "Puts back records from dependency_records(); None erases.");
+  m.def("execution_serial", &ExecutionSerial,
+        "A counter of bridge-module executions so far (process-wide).");
+  m.def("executions_since", &ExecutionsSince, py::arg("serial"),
+        "{name: {last_ok, last_seconds, executions, failures}} of the modules "
+        "whose last execution came after execution_serial() was `serial`.");
   m.def("execution_stats", &ExecutionStats, py::arg("name"),
         "{executions, failures, total_seconds, last_seconds} of a bridge "
         "module's executions (compile + run), or None.");

@@ -63,6 +63,9 @@ class LoadFrame {
   bool atomic_;
   bool done_ = false;
   absl::flat_hash_set<std::string> deps_;
+  // The dependencies Succeeded() of child frames added, in order: an import
+  // statement takes back those it loaded but does not bind (ImportHook).
+  std::vector<std::string> loaded_deps_;
   std::vector<std::pair<std::string, py::object>> loaded_first_;
 };
 
@@ -83,11 +86,23 @@ py::list Dependencies(const std::string& name);
 py::list Dependents(const std::string& name);
 // {module: [dependencies]} for every module with a record.
 py::dict DependencyGraph();
+// Every module that depends on one of `names`, directly or transitively
+// (the names themselves only if reached through a cycle), sorted.
+py::list DependentsClosure(const std::vector<std::string>& names);
+// {name: [dependencies] or None} for `names`, and putting such a record back
+// (None erases): a transaction saves the records of the modules it retires
+// and restores them when it rolls back.
+py::dict DependencyRecords(const std::vector<std::string>& names);
+void RestoreDependencyRecords(const py::dict& records);
 
 // Counts one execution of `name` (first load or reload) that took `seconds`.
 void RecordExecution(const std::string& name, double seconds, bool ok);
 // {executions, failures, total_seconds, last_seconds} for `name`, or None.
 py::object ExecutionStats(const std::string& name);
+// The number of executions recorded so far, and the modules whose last
+// execution came after that number was `serial` (a transaction's report).
+uint64_t ExecutionSerial();
+py::dict ExecutionsSince(uint64_t serial);
 
 // builtins.__import__ while frames are open (see the file comment).
 PyObject* ImportHook(PyObject* self, PyObject* const* args, Py_ssize_t nargs,

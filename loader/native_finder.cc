@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "finders/module_name.h"
+#include "loader/debug_log.h"
 #include "loader/load_context.h"
 #include "loader/native_loader.h"
 #include "loader/py_support.h"
@@ -116,6 +117,12 @@ const char* KindName(Resolution::Kind kind) {
   return "?";
 }
 
+void LogFindHit(PyObject* fullname, const py::object& spec) {
+  py::object origin = py::getattr(spec, "origin", py::none());
+  if (origin.is_none()) origin = py::str("mount package");
+  DebugLog("find %s: %s", {fullname, origin});
+}
+
 }  // namespace
 
 NativeFinder::NativeFinder() : cache_(std::make_shared<DirCache>()) {
@@ -171,7 +178,9 @@ PyObject* NativeFinder::FindSpec(PyObject* fullname, PyObject* path,
   if (!table_->MayServe(name)) Py_RETURN_NONE;  // the miss path
   try {
     std::shared_ptr<MountTable> table = table_;  // stable across Python calls
-    return FindSpecHit(table, name, fullname, path, target).release().ptr();
+    py::object spec = FindSpecHit(table, name, fullname, path, target);
+    if (!spec.is_none() && DebugEnabled()) LogFindHit(fullname, spec);
+    return spec.release().ptr();
   } catch (py::error_already_set& e) {
     e.restore();
     return nullptr;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "finders/pyc_header.h"
+#include "loader/debug_log.h"
 #include "loader/load_context.h"
 #include "loader/py_support.h"
 
@@ -192,7 +193,7 @@ py::object UnmarshalCode(const std::string& pyc, const std::string& source_path)
 
 }  // namespace
 
-py::object NativeLoader::Compile() {
+py::object NativeLoader::Compile(SourceObservation* seen) {
   // importlib's SourceLoader.get_code, natively: a valid pyc is used as is; a
   // missing, stale, corrupt or untrusted one is replaced after compiling.
   const PyRefs& refs = Refs();
@@ -230,7 +231,16 @@ py::object NativeLoader::Compile() {
       if (valid) {
         py::object code = UnmarshalCode(pyc->data, path_);
         if (!code.is_none()) {
-          if (source.has_value()) source_ = py::bytes(source->data);
+          source_ = source.has_value() ? py::object(py::bytes(source->data))
+                                       : py::object(py::none());
+          code_origin_ = "bytecode cache";
+          if (seen != nullptr) {
+            seen->valid = true;
+            seen->stat = source.has_value() ? static_cast<const FileStat&>(*source)
+                                            : *source_stat;
+            seen->observed_ns = WallClockNanos();
+            seen->bytes = source_;
+          }
           return code;
         }
       }
@@ -238,14 +248,22 @@ py::object NativeLoader::Compile() {
   }
   if (!source.has_value()) source = ReadFileForModule(path_, name_, no_follow_);
   py::bytes data(source->data);
+  if (seen != nullptr) {
+    seen->valid = true;
+    seen->stat = *source;
+    seen->observed_ns = WallClockNanos();
+    seen->bytes = data;
+  }
   py::object code = refs.compile(data, path_, "exec", py::arg("dont_inherit") = true);
   source_ = data;
-  if (!cache_path.empty() && !DontWriteBytecode()) WritePyc(cache_path, code, *source,
-                                                            hash_based, check_source);
+  code_origin_ = "source";
+  if (!cache_path.empty() && !DontWriteBytecode() &&
+      WritePyc(cache_path, code, *source, hash_based, check_source))
+    code_origin_ = "source, bytecode cache written";
   return code;
 }
 
-void NativeLoader::WritePyc(const std::string& cache_path, const py::object& code,
+bool NativeLoader::WritePyc(const std::string& cache_path, const py::object& code,
                             const FileContents& source, bool hash_based,
                             bool check_source) const {
   const PyRefs& refs = Refs();
@@ -256,7 +274,7 @@ void NativeLoader::WritePyc(const std::string& cache_path, const py::object& cod
   } else {
     // A timestamp pyc written before the source's second is over could not be
     // told from a same-second rewrite later: do not write one (never stale).
-    if (TimestampPycIsRacy(source.mtime_ns, WallClockNanos())) return;
+    if (TimestampPycIsRacy(source.mtime_ns, WallClockNanos())) return false;
     header = MakeTimestampPycHeader(
         refs.magic, PycMtimeSeconds(source.mtime_sec, source.mtime_nsec),
         source.data.size());
@@ -264,14 +282,14 @@ void NativeLoader::WritePyc(const std::string& cache_path, const py::object& cod
   PyObject* marshalled = PyMarshal_WriteObjectToString(code.ptr(), Py_MARSHAL_VERSION);
   if (marshalled == nullptr) {
     PyErr_Clear();  // an unmarshallable constant: just no cache
-    return;
+    return false;
   }
   py::bytes body = py::reinterpret_steal<py::bytes>(marshalled);
   header += std::string(body);
   mode_t mode = (source.mode | 0200) & 0666;  // as CPython's _calc_mode
   // Read-only trees, full disks, permissions: the cache is skipped, the
   // import goes on (CPython's set_data does the same).
-  (void)WriteFileAtomic(cache_path, header, mode);
+  return WriteFileAtomic(cache_path, header, mode).ok();
 }
 
 py::object NativeLoader::GetCode(py::object fullname) {
@@ -350,13 +368,14 @@ void NativeLoader::ExecModule(py::handle module) {
   }
 
   LoadFrame frame(name_, first_load, atomic_);
+  SourceObservation seen;
   const auto started = std::chrono::steady_clock::now();
   auto elapsed = [&started]() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
         .count();
   };
   try {
-    py::object code = Compile();
+    py::object code = Compile(&seen);
     try {
       ForgetLinecacheEntry(path_);
     } catch (py::error_already_set&) {
@@ -386,29 +405,109 @@ void NativeLoader::ExecModule(py::handle module) {
       note += "the module keeps its previous contents (namespace restored).";
     }
     AddNote(error, note);
+    if (DebugEnabled())
+      DebugLog(first_load ? "rollback %s: %s" : "reload failed %s: %s",
+               {py::str(name_), py::str(note)});
     throw;
   }
-  RecordExecution(name_, elapsed(), true);
+  double seconds = elapsed();
+  RecordExecution(name_, seconds, true);
+  executed_ = std::move(seen);
   frame.Succeeded(module);
+  if (DebugEnabled())
+    DebugLog(first_load ? "load %s from %s (code from %s, %.3f ms)"
+                        : "reload %s from %s (code from %s, %.3f ms)",
+             {py::str(name_), py::str(path_), py::str(code_origin_),
+              py::float_(seconds * 1e3)});
 }
 
-bool IsBridgeModule(py::handle module) {
+bool NativeLoader::SourceChanged() const {
+  if (synthetic_) return false;
+  if (!executed_.valid) return true;
+  absl::StatusOr<FileStat> now = StatFile(path_, no_follow_);
+  if (!now.ok()) return true;
+  const FileStat& then = executed_.stat;
+  bool same_metadata = now->mtime_ns == then.mtime_ns && now->size == then.size &&
+                       now->ino == then.ino && now->ctime_ns == then.ctime_ns;
+  // A change made within the timestamp resolution after the observation
+  // could leave every field as it was (the same rule as for timestamp pycs).
+  bool racy = TimestampPycIsRacy(std::max(then.mtime_ns, then.ctime_ns),
+                                 executed_.observed_ns);
+  if (same_metadata && !racy) return false;
+  if (!executed_.bytes || executed_.bytes.is_none() || now->size != then.size)
+    return true;
+  absl::StatusOr<FileContents> current = ReadWholeFile(path_, no_follow_);
+  if (!current.ok()) return true;
+  char* data = nullptr;
+  Py_ssize_t size = 0;
+  if (PyBytes_AsStringAndSize(executed_.bytes.ptr(), &data, &size) != 0) {
+    PyErr_Clear();
+    return true;
+  }
+  return current->data.size() != static_cast<size_t>(size) ||
+         std::memcmp(current->data.data(), data, current->data.size()) != 0;
+}
+
+py::object NativeLoader::SourceStamp() const {
+  if (!executed_.valid) return py::none();
+  py::dict out;
+  out["mtime_ns"] = executed_.stat.mtime_ns;
+  out["size"] = executed_.stat.size;
+  out["ino"] = executed_.stat.ino;
+  out["ctime_ns"] = executed_.stat.ctime_ns;
+  out["observed_ns"] = executed_.observed_ns;
+  out["has_bytes"] = executed_.bytes && !executed_.bytes.is_none();
+  return out;
+}
+
+const NativeLoader* BridgeLoaderOf(py::handle module) {
   PyObject* spec = PyObject_GetAttrString(module.ptr(), "__spec__");
   if (spec == nullptr) {
     PyErr_Clear();
-    return false;
+    return nullptr;
   }
-  py::object owned = py::reinterpret_steal<py::object>(spec);
+  py::object owned_spec = py::reinterpret_steal<py::object>(spec);
   PyObject* loader = PyObject_GetAttrString(spec, "loader");
   if (loader == nullptr) {
     PyErr_Clear();
-    return false;
+    return nullptr;
   }
-  py::object owned_loader = py::reinterpret_steal<py::object>(loader);
-  return py::isinstance<NativeLoader>(owned_loader);
+  py::object owned = py::reinterpret_steal<py::object>(loader);
+  if (!py::isinstance<NativeLoader>(owned)) return nullptr;
+  return &owned.cast<const NativeLoader&>();
 }
 
+bool IsBridgeModule(py::handle module) { return BridgeLoaderOf(module) != nullptr; }
+
+namespace {
+
+// What a transaction needs to know of many modules at once, in one call:
+// None for a module bridgeimport did not load, "package" for a mount package
+// (no code), else "bridge", or with `check` "changed"/"unchanged".
+py::list BridgeStates(const py::iterable& modules, bool check) {
+  const py::str kPackage("package"), kBridge("bridge"), kChanged("changed"),
+      kUnchanged("unchanged");
+  py::list out;
+  for (py::handle module : modules) {
+    const NativeLoader* loader = BridgeLoaderOf(module);
+    if (loader == nullptr)
+      out.append(py::none());
+    else if (loader->synthetic())
+      out.append(kPackage);
+    else if (!check)
+      out.append(kBridge);
+    else
+      out.append(loader->SourceChanged() ? kChanged : kUnchanged);
+  }
+  return out;
+}
+
+}  // namespace
+
 void RegisterNativeLoader(py::module_& m) {
+  m.def("bridge_states", &BridgeStates, py::arg("modules"), py::arg("check") = false,
+        "Per module: None (not a bridge module), 'package' (mount package), "
+        "'bridge', or with check=True 'changed'/'unchanged'.");
   py::class_<NativeLoader>(m, "Loader", R"doc(
 bridgeimport's loader for one bridge module (importlib.abc.Loader,
 InspectLoader, ExecutionLoader and ResourceLoader protocols). Created by the
@@ -441,6 +540,11 @@ finder; one per module spec.)doc")
            py::arg("fullname") = py::none(),
            "The importlib.resources reader: the file's directory, or a mount "
            "package's directories (see bridgeimport._resources).")
+      .def("source_changed", &NativeLoader::SourceChanged,
+           "True if the file differs from the source the module last executed "
+           "(metadata first, bytes where metadata cannot decide).")
+      .def_property_readonly("source_stamp", &NativeLoader::SourceStamp,
+                             "What the last exec saw of the file, or None.")
       .def("__repr__", &NativeLoader::Repr);
 }
 

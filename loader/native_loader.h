@@ -35,6 +35,16 @@ namespace py = pybind11;
 // Attribute set on a spec by the finder for a reload: (module, snapshot).
 inline constexpr const char* kReloadSnapshotAttr = "_bridgeimport_reload";
 
+// What exec_module() saw of the source it executed: the file's metadata, when
+// it looked, and the bytes if it read them (compiled from source, or checked
+// a hash-based pyc). SourceChanged() compares the file with it.
+struct SourceObservation {
+  bool valid = false;
+  FileStat stat;
+  int64_t observed_ns = 0;     // wall clock right after the stat or read
+  py::object bytes;            // the bytes compiled, or None/null
+};
+
 class NativeLoader {
  public:
   // A loader for the source file `path`. `synthetic` loaders have no file:
@@ -63,14 +73,26 @@ class NativeLoader {
   }
   std::string Repr() const;
 
+  // True if the source file differs from what the last successful
+  // exec_module() of this loader executed: metadata first (mtime_ns, size,
+  // inode, ctime_ns); the bytes are compared when the metadata cannot decide
+  // (a rewrite within the filesystem's timestamp resolution of the read, or
+  // metadata changed by a touch). Without the bytes, such a case counts as
+  // changed. Never executed, or the file is gone: True.
+  bool SourceChanged() const;
+  // The observation as a dict (mtime_ns, size, ino, ctime_ns, observed_ns,
+  // has_bytes), or None if this loader never executed a module.
+  py::object SourceStamp() const;
+
  private:
   // Raises ImportError if `fullname` is given and is not this loader's name,
   // as CPython's _check_name decorator does.
   void CheckName(const py::object& fullname) const;
   // The module's code: from a valid bytecode cache file, else compiled from
   // the source (whose bytes are then kept for GetSource()) and cached.
-  py::object Compile();
-  void WritePyc(const std::string& cache_path, const py::object& code,
+  py::object Compile(SourceObservation* seen = nullptr);
+  // True if a cache file was written.
+  bool WritePyc(const std::string& cache_path, const py::object& code,
                 const FileContents& source, bool hash_based,
                 bool check_source) const;
 
@@ -82,9 +104,15 @@ class NativeLoader {
   bool atomic_;        // roll back every bridge first loaded by a failed exec
   py::object source_;  // bytes last compiled, or None
   std::vector<std::string> resource_directories_;  // synthetic packages only
+  SourceObservation executed_;  // what the last successful exec ran
+  // Where the last code Compile() returned came from, for the debug log.
+  const char* code_origin_ = "";
 };
 
-// True if `module`'s __spec__.loader is a NativeLoader (bridgeimport made it).
+// `module`'s __spec__.loader if it is a NativeLoader (bridgeimport made it),
+// else nullptr. The pointer is valid while the spec holds the loader: do not
+// keep it across Python code.
+const NativeLoader* BridgeLoaderOf(py::handle module);
 bool IsBridgeModule(py::handle module);
 
 void RegisterNativeLoader(py::module_& m);

@@ -65,6 +65,10 @@ void InitPyRefs(py::module_& m) {
       m, "BridgeNotFoundError",
       "No mounted directory serves the requested bridge module.",
       py::make_tuple(py::handle(PyExc_ModuleNotFoundError), r.bridge_error));
+  // Defined here, with the errors, so that using it costs no import.
+  NewException(m, "BridgeImportWarning",
+               "Base class of bridgeimport's warnings; a subclass of UserWarning.",
+               py::make_tuple(py::handle(PyExc_UserWarning)));
 
 }
 

@@ -3,7 +3,8 @@
 //  * References to interpreter objects looked up once (ModuleSpec, compile,
 //    decode_source, ...), valid until the process ends: imports can still
 //    happen during finalisation.
-//  * The exception types of bridgeimport (all subclasses of ImportError).
+//  * The exception types of bridgeimport (all subclasses of ImportError) and
+//    its warning category BridgeImportWarning (a UserWarning).
 //  * Helpers: add a note to an exception on every supported Python, read a
 //    whole file without a Python file object, validate a name exactly as
 //    str.isidentifier() would.

@@ -19,19 +19,24 @@ from types import ModuleType
 
 from . import _native
 from ._mounts import Mount, find_mount, install, installed, mount, mounts, unmount, uninstall
-from ._native import BridgeImportError, BridgeNotFoundError, InvalidModuleNameError
+from ._native import (BridgeImportError, BridgeImportWarning, BridgeNotFoundError,
+                      InvalidModuleNameError)
 from ._registry import BridgeCollisionWarning, Registry
+from ._transaction import Transaction, transaction
 
 __all__ = [
     "BridgeCollisionWarning",
     "BridgeImportError",
+    "BridgeImportWarning",
     "BridgeNotFoundError",
     "InvalidModuleNameError",
     "Mount",
     "Finder",
     "Registry",
+    "Transaction",
     "dependencies",
     "dependents",
+    "doctor",
     "Loader",
     "find_mount",
     "install",
@@ -40,6 +45,7 @@ __all__ = [
     "mount",
     "mounts",
     "reload",
+    "transaction",
     "unmount",
     "uninstall",
 ]
@@ -113,3 +119,15 @@ def dependents(name: str) -> list:
     """The bridge modules whose recorded :func:`dependencies` include
     ``name``, sorted."""
     return _native.dependents(name)
+
+
+def doctor(*, bridge_only: bool = False, check_pyc: bool = True):
+    """Inspects this process's modules: duplicate module objects for one file
+    (``__main__`` versus its package name included), ``sys.modules`` keys
+    that differ from ``__spec__.name``, bridge modules changed on disk since
+    load, stale or corrupt pyc files. Returns a report (``.ok``,
+    ``.findings``, ``.to_dict()``, ``str()``); changes nothing. See
+    ``python -m bridgeimport doctor``."""
+    from ._doctor import doctor as run_doctor  # not imported at start-up
+
+    return run_doctor(bridge_only=bridge_only, check_pyc=check_pyc)

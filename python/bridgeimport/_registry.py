@@ -12,6 +12,7 @@ claimed by two files, are reported with a BridgeCollisionWarning naming both.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import threading
@@ -23,7 +24,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple
 from . import _mounts, _native
 
 
-class BridgeCollisionWarning(UserWarning):
+class BridgeCollisionWarning(_native.BridgeImportWarning):
     """Two bridge files claim the same registry key or module name; the
     warning names both and says which one is served."""
 
@@ -43,6 +44,20 @@ def key_from_pattern(pattern: str) -> KeyFunction:
         return stem
 
     return key
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _caller_stacklevel() -> int:
+    """The warnings stacklevel of the first frame outside this package, so a
+    warning points at the user's line whichever method led to it."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR + os.sep):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 class Registry:
@@ -108,7 +123,7 @@ class Registry:
     def _warn_once(self, token: Tuple[str, ...], message: str) -> None:
         if token not in self._warned:
             self._warned.add(token)
-            warnings.warn(message, BridgeCollisionWarning, stacklevel=4)
+            warnings.warn(message, BridgeCollisionWarning, stacklevel=_caller_stacklevel())
 
     def _entries(self) -> Dict[str, Tuple[str, str]]:
         with self._lock:

@@ -48,8 +48,9 @@ def graph_tree_dir(p):
 def test_direct_dependencies_of_every_import_form(graph_tree):
     p = graph_tree
     bi.load(f"{p}.user")
+    # `from .sub import inner` binds the submodule only: p.sub is not one.
     assert bi.dependencies(f"{p}.user") == sorted([
-        f"{p}.leaf", f"{p}.other", f"{p}.sub", f"{p}.sub.inner", f"{p}.late",
+        f"{p}.leaf", f"{p}.other", f"{p}.sub.inner", f"{p}.late",
         f"{p}.dyn", f"{p}.via_load"])
     assert bi.dependents(f"{p}.leaf") == [f"{p}.user"]
     assert bi.dependencies(f"{p}.leaf") == []
@@ -105,6 +106,12 @@ def test_user_replacing_import_during_exec_is_respected(tree, pkgname):
     finally:
         builtins.__import__ = original
         del builtins.CALLS
+    # Their undo put back the __import__ we wrap: recording works again.
+    later = tree({"later.py": f"from {pkgname} import a\n"}, sub="later")
+    bi.find_mount(pkgname).add_directory(later)
+    bi.load(f"{pkgname}.later")
+    assert bi.dependencies(f"{pkgname}.later") == [f"{pkgname}.a"]
+    assert builtins.__import__ is original
 
 
 def test_reload_api(tree, pkgname):
@@ -137,3 +144,23 @@ def test_reload_matches_cpython_for_old_instances(tree, pkgname):
     assert k.K is not old_class
     assert isinstance(old, old_class) and not isinstance(old, k.K)
     assert isinstance(k.ONE, k.K)
+
+
+def test_from_import_records_the_submodule_or_the_package(tree, pkgname):
+    p = pkgname
+    bi.mount(p, tree({
+        "pkg/__init__.py": "CONST = 1\nfrom . import shadowed\nshadowed = 'not the module'\n",
+        "pkg/sub.py": "",
+        "pkg/shadowed.py": "",
+        "takes_sub.py": f"from {p}.pkg import sub\n",
+        "takes_const.py": f"from {p}.pkg import CONST\n",
+        "takes_shadowed.py": f"from {p}.pkg import shadowed\n",
+        "takes_star.py": f"from {p}.pkg.sub import *\n",
+    }))
+    for m in ("takes_sub", "takes_const", "takes_shadowed", "takes_star"):
+        bi.load(f"{p}.{m}")
+    assert bi.dependencies(f"{p}.takes_sub") == [f"{p}.pkg.sub"]
+    assert bi.dependencies(f"{p}.takes_const") == [f"{p}.pkg"]
+    # pkg.shadowed is loaded, but the name binds the package's own attribute.
+    assert bi.dependencies(f"{p}.takes_shadowed") == [f"{p}.pkg"]
+    assert bi.dependencies(f"{p}.takes_star") == [f"{p}.pkg.sub"]

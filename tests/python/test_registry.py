@@ -57,6 +57,7 @@ def test_key_collision_warns_naming_both_files(tree, pkgname):
         assert reg.names() == ["same"]
     message = str(caught[0].message)
     assert str(d / "a_bridge.py") in message and str(d / "b_bridge.py") in message
+    assert caught[0].filename == __file__  # points at the user's line
     assert reg.get("same").WHO == "a"
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # reported once, not on every scan
@@ -72,6 +73,7 @@ def test_shadowed_file_in_extension_directory_warns(tree, pkgname):
         reg.add_directory(ext)
     assert str(base / "x_bridge.py") in str(caught[0].message)
     assert str(ext / "x_bridge.py") in str(caught[0].message)
+    assert caught[0].filename == __file__
     assert reg.names() == ["x", "y"]
     assert reg.get("x").WHO == "base" and reg.get("y").WHO == "ext"
 

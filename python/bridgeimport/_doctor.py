@@ -1,0 +1,385 @@
+"""``bridgeimport.doctor()``: what is wrong with the modules of this process.
+
+Checks, each a kind of :class:`Finding`:
+
+``duplicate``
+    Two or more module objects in ``sys.modules`` executed from one source
+    file (compared by real path): ``__main__`` versus the module's package
+    name (``python -m pkg.mod`` and then ``import pkg.mod``), or a bridge
+    file also loaded with ``importlib.util.spec_from_file_location``. The
+    file's code ran twice and its classes and globals exist twice.
+``name_mismatch``
+    A ``sys.modules`` key that differs from the module's ``__spec__.name``
+    (``__main__`` excepted, and aliases such as ``os.path`` whose object is
+    also registered under its own name).
+``changed_on_disk``
+    A bridge module whose source file changed since it was loaded: size or
+    ``mtime_ns`` differ from what the loader compiled; when only the mtime
+    differs, the contents are compared with the bytes that were compiled
+    (when the code came from a timestamp pyc those are not known, and the
+    finding says so). Modules of other loaders keep no such record.
+``stale_pyc`` / ``corrupt_pyc``
+    The ``__pycache__`` file of a source module (loaded, or served by a
+    mount) does not match its source (timestamp pyc: mtime and size; hash pyc:
+    the source hash; a foreign magic number), or cannot be read as a pyc at
+    all (short header, invalid flags, a body that is not marshalled code).
+
+The report is plain data: ``report.ok``, ``report.findings``,
+``report.to_dict()`` (what ``python -m bridgeimport doctor --json`` prints)
+and ``str(report)`` (the human-readable form).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from types import ModuleType
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+KINDS = ("duplicate", "name_mismatch", "changed_on_disk", "stale_pyc", "corrupt_pyc")
+_PYC_HEADER_SIZE = 16
+
+
+class Finding:
+    """One problem: ``kind`` (one of KINDS), the ``module`` name it concerns,
+    the ``file`` (or None), a one-sentence ``message`` and ``details``
+    (a JSON-ready dict, different per kind)."""
+
+    __slots__ = ("kind", "module", "file", "message", "details")
+
+    def __init__(self, kind: str, module: str, file: Optional[str], message: str,
+                 details: Optional[Dict[str, Any]] = None) -> None:
+        self.kind = kind
+        self.module = module
+        self.file = file
+        self.message = message
+        self.details = details or {}
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"kind": self.kind, "module": self.module, "file": self.file,
+                "message": self.message, "details": self.details}
+
+    def __repr__(self) -> str:
+        return f"Finding({self.kind!r}, {self.module!r}, {self.message!r})"
+
+
+class Report:
+    """The result of :func:`doctor`. Iterating gives the findings; ``ok`` is
+    True when there are none; ``checked`` counts what was looked at."""
+
+    def __init__(self, findings: List[Finding], checked: Dict[str, int]) -> None:
+        self.findings = findings
+        self.checked = checked
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def __iter__(self) -> Iterator[Finding]:
+        return iter(self.findings)
+
+    def __len__(self) -> int:
+        return len(self.findings)
+
+    def of_kind(self, kind: str) -> List[Finding]:
+        return [f for f in self.findings if f.kind == kind]
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"ok": self.ok, "findings": [f.to_dict() for f in self.findings],
+                "checked": dict(self.checked)}
+
+    def format(self) -> str:
+        checked = (f"checked {self.checked['modules']} modules, "
+                   f"{self.checked['files']} source files, {self.checked['pycs']} pyc files")
+        if self.ok:
+            return f"bridgeimport doctor: no findings ({checked})"
+        count = len(self.findings)
+        lines = [f"bridgeimport doctor: {count} finding{'s' * (count != 1)} ({checked})"]
+        for f in self.findings:
+            lines.append(f"  [{f.kind}] {f.module}" + (f"  {f.file}" if f.file else ""))
+            lines.append(f"      {f.message}")
+        return "\n".join(lines)
+
+    __str__ = format
+
+    def __repr__(self) -> str:
+        return f"<bridgeimport doctor Report: {len(self.findings)} findings>"
+
+
+# -- helpers -----------------------------------------------------------------
+
+def _attr(obj: object, name: str) -> Any:
+    """getattr that survives lazy modules and odd objects in sys.modules."""
+    try:
+        return getattr(obj, name, None)
+    except Exception:
+        return None
+
+
+def _source_file(module: object) -> Optional[str]:
+    """The .py file a module was executed from, or None."""
+    from importlib.machinery import SOURCE_SUFFIXES
+
+    spec = _attr(module, "__spec__")
+    origin = _attr(spec, "origin") if spec is not None and _attr(spec, "has_location") else None
+    file = origin if isinstance(origin, str) else _attr(module, "__file__")
+    if not isinstance(file, str) or not file.endswith(tuple(SOURCE_SUFFIXES)):
+        return None
+    return file
+
+
+def _real(path: str) -> str:
+    return os.path.normcase(os.path.realpath(path))
+
+
+def _is_bridge(module: object) -> bool:
+    from . import _native
+
+    return isinstance(_attr(_attr(module, "__spec__"), "loader"), _native.Loader)
+
+
+def _mounted_directories() -> List[str]:
+    from . import _mounts
+
+    return [_real(d) + os.sep for m in _mounts.mounts() for d in m.directories]
+
+
+def _under(path: str, directories: List[str]) -> bool:
+    return any(path.startswith(d) for d in directories)
+
+
+def _mounted_files() -> Iterator[Tuple[str, str]]:
+    """(module name, file) for every file the mounts serve."""
+    from . import _mounts, _native
+
+    for m in _mounts.mounts():
+        stack = [m.package]
+        while stack:
+            package = stack.pop()
+            for name, is_package, file, _hidden in _native.finder.list_children(package):
+                full = f"{package}.{name}"
+                yield full, file
+                if is_package:
+                    stack.append(full)
+
+
+def _describe_key(key: str, module: object) -> str:
+    if key == "__main__":
+        return "sys.modules['__main__'] (the main program)"
+    loader = _attr(_attr(module, "__spec__"), "loader")
+    how = "bridgeimport" if _is_bridge(module) else type(loader).__name__ if loader else "no loader"
+    return f"sys.modules[{key!r}] ({how})"
+
+
+# -- the checks ----------------------------------------------------------------
+
+def _check_duplicates(entries: List[Tuple[str, ModuleType, str]],
+                      relevant) -> List[Finding]:
+    by_file: Dict[str, Dict[int, List[str]]] = {}
+    objects: Dict[int, object] = {}  # identity -> the first module object seen
+    shown: Dict[str, str] = {}
+    for key, module, file in entries:
+        real = _real(file)
+        # One spec object means one execution, even seen through a proxy
+        # module (apipkg's AliasModule forwards __spec__ to the real one).
+        spec = _attr(module, "__spec__")
+        identity = id(spec) if spec is not None else id(module)
+        by_file.setdefault(real, {}).setdefault(identity, []).append(key)
+        objects.setdefault(identity, module)
+        shown.setdefault(real, file)
+    findings = []
+    for real, groups in by_file.items():
+        if len(groups) < 2:
+            continue
+        members = [(sorted(keys), objects[oid]) for oid, keys in groups.items()]
+        if not any(relevant(real, module) for _keys, module in members):
+            continue
+        # The bridge module's own name first: that is the name to keep.
+        members.sort(key=lambda m: ("__main__" in m[0], not _is_bridge(m[1]), m[0][0]))
+        names = [k for keys, module in members for k in keys if k != "__main__"]
+        name = names[0] if names else members[0][0][0]
+        described = [" = ".join(_describe_key(k, module) for k in keys) for keys, module in members]
+        main_too = any("__main__" in keys for keys, _m in members)
+        hint = ("run it as a module with no second import under its package name, or "
+                "move the code the program imports out of the main script"
+                if main_too else
+                "import it only through its package name (bridgeimport.load or a plain import)")
+        findings.append(Finding(
+            "duplicate", name, shown[real],
+            f"{len(members)} module objects for one file: " + "; ".join(described) +
+            f". Its code ran {len(members)} times and its classes and globals exist "
+            f"{len(members)} times; {hint}.",
+            {"objects": [{"keys": keys, "spec_name": _attr(_attr(module, "__spec__"), "name"),
+                          "bridge": _is_bridge(module)} for keys, module in members]}))
+    return findings
+
+
+def _check_names(items: List[Tuple[str, object]], relevant) -> List[Finding]:
+    findings = []
+    for key, module in items:
+        if key == "__main__" or not isinstance(key, str):
+            continue
+        spec = _attr(module, "__spec__")
+        spec_name = _attr(spec, "name")
+        if not isinstance(spec_name, str) or spec_name == key:
+            continue
+        under_own_name = sys.modules.get(spec_name)
+        if under_own_name is module or (under_own_name is not None and
+                                         _attr(under_own_name, "__spec__") is spec):
+            continue  # an alias (os.path -> posixpath) or a proxy of the module itself
+        file = _source_file(module)
+        if not relevant(_real(file) if file else None, module):
+            continue
+        findings.append(Finding(
+            "name_mismatch", key, file,
+            f"sys.modules[{key!r}] holds a module whose __spec__.name is {spec_name!r}"
+            f"{'' if spec_name in sys.modules else ' (not in sys.modules under that name)'}; "
+            "pickling, relative imports and reload() use the spec name. Register it "
+            "under its own name, or create it from a spec of that name.",
+            {"key": key, "spec_name": spec_name}))
+    return findings
+
+
+def _check_changed(entries: List[Tuple[str, ModuleType, str]]) -> List[Finding]:
+    """Bridge modules whose file differs from what their last exec ran: the
+    loader's own check (metadata, and the compiled bytes when the metadata
+    cannot decide, so a same-second, same-size rewrite is found too)."""
+    findings = []
+    seen = set()
+    for key, module, file in entries:
+        loader = _attr(_attr(module, "__spec__"), "loader")
+        if not _is_bridge(module) or id(loader) in seen:
+            continue
+        seen.add(id(loader))
+        stamp = loader.source_stamp
+        if stamp is None or not loader.source_changed():
+            continue
+        details: Dict[str, Any] = {"loaded": {"mtime_ns": stamp["mtime_ns"],
+                                              "size": stamp["size"]}}
+        try:
+            st = os.stat(file)
+        except OSError as exc:
+            findings.append(Finding("changed_on_disk", key, file,
+                                    f"the source file is gone since load ({exc.strerror})",
+                                    details))
+            continue
+        details["now"] = {"mtime_ns": st.st_mtime_ns, "size": st.st_size}
+        details["content_compared"] = stamp["has_bytes"]
+        if st.st_size != stamp["size"]:
+            what = f"its size changed from {stamp['size']} to {st.st_size} bytes"
+        elif stamp["has_bytes"]:
+            what = "its contents differ from the code that was loaded"
+        else:
+            what = ("its metadata changed (same size; the loaded code came from the "
+                    "bytecode cache, so the old contents are not known)")
+        findings.append(Finding(
+            "changed_on_disk", key, file,
+            f"the source changed since the module was loaded: {what}; "
+            "bridgeimport.reload() it, or use bridgeimport.transaction(), to run the "
+            "new code.", details))
+    return findings
+
+
+def _check_pyc(module_name: str, source: str) -> Tuple[List[Finding], int]:
+    """Validates the cache file(s) of one source file as CPython would."""
+    import importlib.util
+
+    try:
+        pyc = importlib.util.cache_from_source(source)
+    except (NotImplementedError, ValueError):
+        return [], 0
+    try:
+        with open(pyc, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return [], 0  # no cache file: nothing stale
+    try:
+        with open(source, "rb") as fh:
+            source_bytes = fh.read()
+        st = os.stat(source)
+    except OSError:
+        return [], 1
+
+    def finding(kind: str, why: str, **details: Any) -> Tuple[List[Finding], int]:
+        action = "it is ignored and rewritten on the next import" if kind == "stale_pyc" else \
+            "delete it (stock importlib fails on a corrupt body)"
+        return [Finding(kind, module_name, source, f"{pyc}: {why}; {action}.",
+                        {"pyc": pyc, **details})], 1
+
+    if len(data) < _PYC_HEADER_SIZE:
+        return finding("corrupt_pyc", f"header truncated ({len(data)} of 16 bytes)")
+    magic = importlib.util.MAGIC_NUMBER
+    if data[:4] != magic:
+        if data[2:4] == b"\r\n":
+            return finding("stale_pyc", f"magic number {int.from_bytes(data[:2], 'little')} is "
+                           f"not this interpreter's {int.from_bytes(magic[:2], 'little')}")
+        return finding("corrupt_pyc", "not a pyc file (bad magic number)")
+    flags = int.from_bytes(data[4:8], "little")
+    if flags & ~0b11:
+        return finding("corrupt_pyc", f"invalid flags {flags:#x}")
+    if flags & 0b1:
+        checked = bool(flags & 0b10)
+        if importlib.util.source_hash(source_bytes) != data[8:16]:
+            note = "" if checked else \
+                " and it is an unchecked hash pyc: Python runs it anyway"
+            return finding("stale_pyc", f"source hash does not match the source{note}",
+                           hash_based=True, check_source=checked)
+    else:
+        mtime = int.from_bytes(data[8:12], "little")
+        size = int.from_bytes(data[12:16], "little")
+        problems = []
+        if mtime != int(st.st_mtime) & 0xFFFFFFFF:
+            problems.append(f"source mtime {int(st.st_mtime)} != recorded {mtime}")
+        if size != st.st_size & 0xFFFFFFFF:
+            problems.append(f"source size {st.st_size} != recorded {size}")
+        if problems:
+            return finding("stale_pyc", "; ".join(problems), hash_based=False)
+    import marshal
+
+    try:
+        code = marshal.loads(memoryview(data)[_PYC_HEADER_SIZE:])
+    except (EOFError, ValueError, TypeError) as exc:
+        return finding("corrupt_pyc", f"the bytecode does not unmarshal ({exc})")
+    if not hasattr(code, "co_code"):
+        return finding("corrupt_pyc", f"the body is a {type(code).__name__}, not code")
+    return [], 1
+
+
+def doctor(*, bridge_only: bool = False, check_pyc: bool = True) -> Report:
+    """Inspects the modules of this process; returns a :class:`Report`.
+
+    By default every module in ``sys.modules`` is checked (duplicates, key
+    versus spec name, pyc files), plus the pyc files of every file a mount
+    serves; ``bridge_only=True`` limits the checks to bridge modules and
+    files inside mounted directories. ``check_pyc=False`` skips reading pyc
+    files. Executes nothing and changes nothing.
+    """
+    items = list(sys.modules.items())
+    mount_dirs = _mounted_directories()
+
+    def relevant(real: Optional[str], module: object) -> bool:
+        return (not bridge_only or _is_bridge(module)
+                or (real is not None and _under(real, mount_dirs)))
+
+    entries = []
+    for key, module in items:
+        file = _source_file(module)
+        if file is not None:
+            entries.append((key, module, file))
+    findings = _check_duplicates(entries, relevant)
+    findings += _check_names(items, relevant)
+    findings += _check_changed(entries)
+    pycs = 0
+    files: Dict[str, Tuple[str, str]] = {}
+    for key, module, file in entries:
+        if key != "__main__" and relevant(_real(file), module):
+            files.setdefault(_real(file), (key, file))
+    for name, file in _mounted_files():
+        files.setdefault(_real(file), (name, file))
+    if check_pyc:
+        for name, file in files.values():
+            found, count = _check_pyc(name, file)
+            findings += found
+            pycs += count
+    findings.sort(key=lambda f: (KINDS.index(f.kind), f.module))
+    return Report(findings, {"modules": len(items), "files": len(files), "pycs": pycs})

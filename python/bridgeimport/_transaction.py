@@ -1,0 +1,452 @@
+"""Reload transactions: run the newest code as in a fresh interpreter, paying
+only for what changed (DESIGN.md section 6).
+
+    with bi.transaction("app", mode="changed") as tx:
+        import app.pipeline          # fresh code where something changed
+    print(tx)                        # retired, reloaded, failed, timings
+
+On entry the transaction *retires* modules under its packages (``app`` and
+``app.*``, never ``apple``): they leave ``sys.modules`` and their parent
+package's attribute, but the transaction keeps the objects alive, so
+functions, classes and instances made from them keep working. The body's
+imports then load retired modules again from fresh source, lazily, each at
+most once (the import system's module locks see to that, across threads).
+If the body raises, everything loaded under the packages since entry is
+removed and the retired modules are put back: the program goes on with the
+old code, and the error propagates.
+
+``mode="all"`` retires every loaded module under the packages.
+``mode="changed"`` retires the modules whose source changed since they ran
+(see ``_changes``), then, until nothing is added: every module that recorded
+one of them as a dependency (the native loader's graph of bridge modules),
+every ordinary module whose namespace holds one of them or an object defined
+in one (ordinary modules have no recorded graph), and every loaded submodule
+of a retired package (a fresh package object would not know its old
+children).
+
+Works for bridge modules and for ordinary source modules of the user's own
+packages. Extension modules, namespace packages and mount packages have no
+code to re-run: they stay, listed in ``kept``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import linecache
+import sys
+import threading
+import time
+import traceback
+from importlib import _bootstrap
+from types import ModuleType
+from typing import Dict, List, Optional, Set, Tuple
+
+from . import _changes, _native
+
+__all__ = ["Transaction", "transaction"]
+
+_MODES = ("all", "changed")
+
+# One transaction at a time, process-wide. A Condition rather than a lock: a
+# framework may begin() in one thread and commit() in another.
+_state = threading.Condition()
+_active: Optional["Transaction"] = None
+# Committed transactions whose retired modules are still kept alive.
+_history: List["Transaction"] = []
+
+
+def transaction(*packages: str, mode: str = "changed", keep_retired: int = 1) -> "Transaction":
+    """A reload transaction over ``packages`` (see the module docstring).
+
+    Use it as a context manager, or call ``begin()`` and then ``commit()`` or
+    ``rollback()``. ``keep_retired``: how many committed transactions (this
+    one included) keep their retired modules alive after they end.
+    """
+    return Transaction(packages, mode=mode, keep_retired=keep_retired)
+
+
+def _valid_package(name: object) -> bool:
+    return isinstance(name, str) and bool(name) and all(
+        part.isidentifier() for part in name.split("."))
+
+
+class Transaction:
+    """One reload transaction; also its report.
+
+    After ``begin()``: ``retired`` (names taken out of ``sys.modules``),
+    ``changed`` (with ``mode="changed"``: the retired modules whose own
+    source changed; the rest are their dependents), ``kept`` (selected but
+    without code to re-run). After the end: ``reloaded`` (retired modules
+    imported again from fresh source), ``loaded`` (modules under the packages
+    imported for the first time), ``failed`` (modules whose fresh import
+    failed), ``timings`` ({name: seconds} of each re-execution; None for an
+    ordinary module, whose execution bridgeimport does not see),
+    ``state``, ``error`` and ``seconds`` (begin, end, total).
+    """
+
+    def __init__(self, packages: Tuple[str, ...], *, mode: str = "changed",
+                 keep_retired: int = 1) -> None:
+        if not packages:
+            raise TypeError("bridgeimport.transaction() needs at least one package name")
+        for p in packages:
+            if not _valid_package(p):
+                raise ValueError(f"bridgeimport.transaction(): {p!r} is not a package name "
+                                 "(dotted identifiers, e.g. 'app' or 'app.plugins')")
+        if mode not in _MODES:
+            raise ValueError(f"bridgeimport.transaction(): mode must be 'all' or 'changed', "
+                             f"not {mode!r}")
+        if not isinstance(keep_retired, int) or keep_retired < 0:
+            raise ValueError("bridgeimport.transaction(): keep_retired must be an int >= 0")
+        self.packages = tuple(dict.fromkeys(packages))
+        self.mode = mode
+        self.keep_retired = keep_retired
+        self.state = "new"
+        self.retired: List[str] = []
+        self.changed: List[str] = []
+        self.kept: List[str] = []
+        self.reloaded: List[str] = []
+        self.loaded: List[str] = []
+        self.failed: List[str] = []
+        self.timings: Dict[str, Optional[float]] = {}
+        self.error: Optional[BaseException] = None
+        self.seconds: Dict[str, float] = {}
+        self._retired_modules: Dict[str, ModuleType] = {}
+        self._before: Dict[str, ModuleType] = {}
+        self._ordinary: Set[str] = set()  # candidates CPython's loaders loaded
+        self._parent_attrs: List[Tuple[ModuleType, str, ModuleType]] = []
+        self._records: dict = {}
+        self._serial = 0
+        self._begin_ns = 0
+        self._started = 0.0
+        self._owner: Optional[int] = None
+
+    # -- selection ---------------------------------------------------------
+
+    def _selects(self, name: str) -> bool:
+        for p in self.packages:
+            if name == p or name.startswith(p + "."):
+                return True
+        return False
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._selects(name)
+
+    # -- begin -------------------------------------------------------------
+
+    def begin(self) -> "Transaction":
+        """Retires the selected modules (see the class docstring)."""
+        global _active
+        if self.state != "new":
+            raise RuntimeError(f"bridgeimport: this transaction is already {self.state}")
+        me = threading.get_ident()
+        with _state:
+            while _active is not None:
+                if _active._owner == me:
+                    raise RuntimeError(
+                        "bridgeimport: a transaction is already active in this thread "
+                        f"(over {', '.join(_active.packages)}); transactions do not nest: "
+                        "commit or roll it back first")
+                _state.wait()
+            _active = self
+            self._owner = me
+        try:
+            self._begin()
+        except BaseException:
+            self._restore()
+            self._finish("rolled back")
+            raise
+        return self
+
+    def _begin(self) -> None:
+        self._started = time.perf_counter()
+        self._begin_ns = time.time_ns()
+        self._serial = _native.execution_serial()
+        self.state = "active"
+        self._before = {k: m for k, m in list(sys.modules.items())
+                        if isinstance(k, str) and self._selects(k)}
+        names = list(self._before)
+        check = self.mode == "changed"
+        states = _native.bridge_states([self._before[n] for n in names], check)
+        candidates: Dict[str, ModuleType] = {}
+        changed = []
+        for name, state in zip(names, states):
+            module = self._before[name]
+            if state is None:  # not a bridge module: an ordinary source module?
+                if module is None or _changes.source_path(module) is None:
+                    self.kept.append(name)
+                    continue
+                self._ordinary.add(name)
+                if check and _changes.changed(module):
+                    changed.append(name)
+            elif state == "package":  # a mount package: no code to re-run
+                self.kept.append(name)
+                continue
+            elif state == "changed":
+                changed.append(name)
+            candidates[name] = module
+        if check:
+            self.changed = sorted(changed)
+            chosen = self._close(set(changed), candidates)
+        else:
+            chosen = set(candidates)
+        # Children first: a concurrent `import pkg.mod` then never finds the
+        # old child under a fresh parent.
+        for name in sorted(chosen, key=lambda n: (-n.count("."), n)):
+            self._retire(name, candidates[name], chosen)
+        self.retired = sorted(self._retired_modules)
+        self.kept.sort()
+        if self._retired_modules:
+            self._records = _native.dependency_records(self.retired)
+            _native.finder.invalidate_caches()
+            if self._ordinary.intersection(self._retired_modules):
+                importlib.invalidate_caches()  # FileFinder listings of ordinary packages
+        self.seconds["begin"] = time.perf_counter() - self._started
+
+    def _close(self, chosen: Set[str], candidates: Dict[str, ModuleType]) -> Set[str]:
+        """``chosen`` plus dependents and retired packages' subtrees, to a
+        fixed point; only candidates are ever added."""
+        packages = sorted(n for n in candidates if hasattr(candidates[n], "__path__"))
+        while True:
+            grown = set(chosen)
+            grown.update(n for n in _native.dependents_closure(sorted(chosen)) if n in candidates)
+            if self._ordinary.intersection(grown):
+                grown.update(self._namespace_dependents(grown, candidates))
+            for p in packages:
+                if p in grown:
+                    prefix = p + "."
+                    grown.update(n for n in candidates if n.startswith(prefix))
+            if grown == chosen:
+                return chosen
+            chosen = grown
+
+    @staticmethod
+    def _namespace_dependents(chosen: Set[str], candidates: Dict[str, ModuleType]) -> Set[str]:
+        """Candidates whose namespace holds a chosen module, or an object whose
+        ``__module__`` (or a base class's) is a chosen module. A package's
+        attributes naming its own submodules are the import system's, not
+        a dependency."""
+        found = set()
+        for name, module in candidates.items():
+            if name in chosen:
+                continue
+            for key, value in list(vars(module).items()):
+                if isinstance(value, ModuleType):
+                    target = getattr(value, "__name__", None)
+                    if target in chosen and target != f"{name}.{key}":
+                        found.add(name)
+                        break
+                    continue
+                owners = [getattr(value, "__module__", None)]
+                if isinstance(value, type):
+                    owners.extend(getattr(b, "__module__", None) for b in value.__mro__[1:])
+                if any(o in chosen for o in owners if isinstance(o, str)):
+                    found.add(name)
+                    break
+        return found
+
+    def _retire(self, name: str, module: ModuleType, chosen: Set[str]) -> None:
+        # The module's import lock: an import of it in flight on another
+        # thread finishes first (CPython's _load_unlocked would fail if the
+        # entry vanished under it). One lock at a time: no lock-order cycle.
+        with _bootstrap._ModuleLockManager(name):
+            if sys.modules.get(name) is not module:
+                return  # replaced or removed meanwhile: not ours to retire
+            if getattr(getattr(module, "__spec__", None), "_initializing", False):
+                self.kept.append(name)  # being imported by this very thread
+                return
+            del sys.modules[name]
+            self._retired_modules[name] = module
+        parent_name, _, child = name.rpartition(".")
+        parent = sys.modules.get(parent_name) if parent_name else None
+        if parent is not None and parent_name not in chosen:
+            # Else `from parent import child` would hand back the old module.
+            if getattr(parent, child, None) is module:
+                try:
+                    delattr(parent, child)
+                    self._parent_attrs.append((parent, child, module))
+                except (AttributeError, TypeError):
+                    pass
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str):
+            linecache.cache.pop(path, None)
+            if name in self._ordinary:
+                _changes.drop_racy_pyc(path)
+
+    # -- end ---------------------------------------------------------------
+
+    def commit(self) -> "Transaction":
+        """Ends the transaction keeping the fresh modules; the retired ones
+        stay alive while this transaction is among the last
+        ``keep_retired`` committed ones (or while you hold it)."""
+        self._require_active("commit")
+        try:
+            self._report()
+            for name in self.reloaded + self.loaded:
+                module = sys.modules.get(name)
+                if module is not None and _changes.bridge_loader(module) is None:
+                    _changes.observe(module, self._begin_ns)
+        finally:
+            self._finish("committed")
+        with _state:
+            if self.keep_retired > 0:
+                _history.append(self)
+            del _history[:max(0, len(_history) - self.keep_retired)]
+        return self
+
+    def rollback(self, error: Optional[BaseException] = None) -> "Transaction":
+        """Ends the transaction restoring the old modules: everything loaded
+        under the packages since begin() is removed, the retired modules and
+        their parent attributes and dependency records are put back."""
+        self._require_active("rollback")
+        self.error = error
+        try:
+            self._report()
+            self._restore()
+        finally:
+            self._finish("rolled back")
+        return self
+
+    def _require_active(self, what: str) -> None:
+        if self.state != "active":
+            raise RuntimeError(f"bridgeimport: cannot {what} a transaction that is {self.state}")
+
+    def _report(self) -> None:
+        runs = _native.executions_since(self._serial)
+        loaded_now = {k: m for k, m in list(sys.modules.items())
+                      if isinstance(k, str) and self._selects(k)}
+        fresh = [n for n, m in loaded_now.items() if self._before.get(n) is not m]
+        self.reloaded = sorted(n for n in fresh if n in self._retired_modules)
+        self.loaded = sorted(n for n in fresh if n not in self._retired_modules)
+        failed = {n for n, r in runs.items() if self._selects(n) and not r["last_ok"]
+                  and n not in loaded_now}
+        failed.update(self._failed_ordinary(loaded_now))
+        self.failed = sorted(failed)
+        self.timings = {}
+        for name in fresh:
+            run = runs.get(name)
+            self.timings[name] = run["last_seconds"] if run else None
+        for name in self.failed:
+            run = runs.get(name)
+            self.timings[name] = run["last_seconds"] if run else None
+
+    def _failed_ordinary(self, loaded_now: Dict[str, ModuleType]) -> Set[str]:
+        """Ordinary modules under the packages whose module code appears in
+        the error's traceback (or whose file a SyntaxError names) and which
+        are not loaded now: their fresh import failed."""
+        error = self.error
+        if error is None:
+            return set()
+        by_file = {}
+        for name, module in self._retired_modules.items():
+            path = getattr(module, "__file__", None)
+            if isinstance(path, str):
+                by_file[path] = name
+        files = set()
+        seen = set()
+        while error is not None and id(error) not in seen:
+            seen.add(id(error))
+            if isinstance(error, SyntaxError) and error.filename:
+                files.add(error.filename)
+            for frame, _ in traceback.walk_tb(error.__traceback__):
+                if frame.f_code.co_name == "<module>":
+                    files.add(frame.f_code.co_filename)
+            error = error.__cause__ or error.__context__
+        return {by_file[f] for f in files if f in by_file and by_file[f] not in loaded_now}
+
+    def _restore(self) -> None:
+        # 1. Remove what was loaded under the packages since begin(), newest
+        #    first, with its parent attribute.
+        current = [(k, m) for k, m in list(sys.modules.items())
+                   if isinstance(k, str) and self._selects(k)]
+        new_names = []
+        for name, module in reversed(current):
+            if self._before.get(name) is module:
+                continue
+            with _bootstrap._ModuleLockManager(name):
+                if sys.modules.get(name) is not module:
+                    continue
+                del sys.modules[name]
+            new_names.append(name)
+            parent_name, _, child = name.rpartition(".")
+            parent = sys.modules.get(parent_name) if parent_name else None
+            if parent is not None and getattr(parent, child, None) is module:
+                try:
+                    delattr(parent, child)
+                except (AttributeError, TypeError):
+                    pass
+        # 2. Put the retired modules back, parents first, then the parent
+        #    attributes that retiring removed.
+        for name in sorted(self._retired_modules, key=lambda n: (n.count("."), n)):
+            with _bootstrap._ModuleLockManager(name):
+                sys.modules[name] = self._retired_modules[name]
+        for parent, child, module in self._parent_attrs:
+            try:
+                setattr(parent, child, module)
+            except (AttributeError, TypeError):
+                pass
+        # 3. The dependency records of the old generation.
+        records = dict(self._records)
+        for name in new_names:
+            records.setdefault(name, None)
+        _native.restore_dependency_records(records)
+        if new_names:
+            _native.finder.invalidate_caches()
+
+    def _finish(self, state: str) -> None:
+        global _active
+        self.state = state
+        self.seconds["total"] = time.perf_counter() - self._started
+        self.seconds["end"] = self.seconds["total"] - self.seconds.get("begin", 0.0)
+        with _state:
+            if _active is self:
+                _active = None
+                _state.notify_all()
+
+    # -- context manager -----------------------------------------------------
+
+    def __enter__(self) -> "Transaction":
+        return self.begin()
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if self.state != "active":
+            return False  # ended explicitly inside the block
+        if exc is None:
+            self.commit()
+        else:
+            self.rollback(exc)
+        return False
+
+    # -- report ------------------------------------------------------------
+
+    @property
+    def retired_modules(self) -> Dict[str, ModuleType]:
+        """The retired module objects by name (kept alive by this object)."""
+        return dict(self._retired_modules)
+
+    def report(self) -> dict:
+        """The report as plain data (for logs and JSON)."""
+        return {"packages": list(self.packages), "mode": self.mode, "state": self.state,
+                "retired": self.retired, "changed": self.changed, "kept": self.kept,
+                "reloaded": self.reloaded, "loaded": self.loaded, "failed": self.failed,
+                "timings": dict(self.timings), "seconds": dict(self.seconds),
+                "error": repr(self.error) if self.error is not None else None}
+
+    def __repr__(self) -> str:
+        head = (f"<bridgeimport.Transaction {', '.join(self.packages)} mode={self.mode!r} "
+                f"{self.state}")
+        if self.state == "new":
+            return head + ">"
+        parts = [f"retired {len(self.retired)}"]
+        if self.mode == "changed":
+            parts.append(f"changed {len(self.changed)}")
+        if self.state != "active":
+            parts += [f"reloaded {len(self.reloaded)}", f"new {len(self.loaded)}",
+                      f"failed {len(self.failed)}"]
+        if "total" in self.seconds:
+            parts.append(f"{self.seconds['total'] * 1e3:.1f} ms")
+        text = head + ": " + ", ".join(parts)
+        if self.failed:
+            text += f" (failed: {', '.join(self.failed)})"
+        if self.error is not None:
+            text += f" error={type(self.error).__name__}"
+        return text + ">"

@@ -1,0 +1,358 @@
+"""Reload transactions: fresh code once per transaction, only what changed."""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import linecache
+import os
+import sys
+import threading
+import time
+import weakref
+
+import pytest
+
+import bridgeimport as bi
+from bridgeimport import _native
+
+
+def executions(name):
+    stats = _native.execution_stats(name)
+    return stats["executions"] if stats else 0
+
+
+def rewrite_same_size(path, old, new):
+    """Rewrites ``path`` replacing ``old`` by ``new`` (same length) and puts
+    the old mtime back: what a same-second save looks like to stat()."""
+    assert len(old) == len(new)
+    st = os.stat(path)
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(path).st_size == st.st_size
+
+
+@pytest.fixture
+def app(tree, pkgname):
+    """A mounted app: user -> helper -> core; sibling independent."""
+    p = pkgname
+    d = tree({
+        "core.py": "VALUE = 'core-1'\ndef value():\n    return VALUE\n",
+        "helper.py": f"from {p} import core\nDERIVED = core.VALUE + '+helper'\n",
+        "user.py": f"from {p}.helper import DERIVED\nSEEN = DERIVED\n",
+        "sibling.py": "SIB = 'sib'\n",
+    })
+    bi.mount(p, d)
+    for m in ("user", "sibling"):
+        importlib.import_module(f"{p}.{m}")
+    return p, d
+
+
+def test_same_second_same_size_rewrite_runs_new_code(app):
+    p, d = app
+    old_core = sys.modules[f"{p}.core"]
+    rewrite_same_size(d / "core.py", "core-1", "core-2")
+    with bi.transaction(p, mode="changed") as tx:
+        core = importlib.import_module(f"{p}.core")
+    assert core.VALUE == "core-2" and core is not old_core
+    assert tx.changed == [f"{p}.core"]
+    assert f"{p}.core" in tx.reloaded and tx.failed == []
+    # and again: a second same-size rewrite of the fresh module is seen too
+    rewrite_same_size(d / "core.py", "core-2", "core-3")
+    with bi.transaction(p) as tx2:
+        assert importlib.import_module(f"{p}.core").VALUE == "core-3"
+    assert tx2.changed == [f"{p}.core"]
+
+
+def test_dependents_pick_up_the_change_transitively(app):
+    p, d = app
+    rewrite_same_size(d / "core.py", "core-1", "core-X")
+    with bi.transaction(p) as tx:
+        import_user = importlib.import_module(f"{p}.user")
+    assert import_user.SEEN == "core-X+helper"
+    assert tx.retired == sorted([f"{p}.core", f"{p}.helper", f"{p}.user"])
+    assert tx.reloaded == tx.retired
+
+
+def test_unchanged_sibling_is_not_reexecuted(app):
+    p, d = app
+    sibling = sys.modules[f"{p}.sibling"]
+    runs = {m: executions(f"{p}.{m}") for m in ("core", "helper", "user", "sibling")}
+    (d / "helper.py").write_text((d / "helper.py").read_text() + "EXTRA = 1\n")
+    with bi.transaction(p) as tx:
+        importlib.import_module(f"{p}.user")
+        importlib.import_module(f"{p}.sibling")
+        importlib.import_module(f"{p}.user")  # loaded once per transaction
+    assert executions(f"{p}.sibling") == runs["sibling"]
+    assert executions(f"{p}.core") == runs["core"]
+    assert executions(f"{p}.helper") == runs["helper"] + 1
+    assert executions(f"{p}.user") == runs["user"] + 1
+    assert sys.modules[f"{p}.sibling"] is sibling
+    assert f"{p}.sibling" not in tx.retired and f"{p}.core" not in tx.retired
+
+
+def test_nothing_changed_retires_nothing(app):
+    p, _ = app
+    with bi.transaction(p) as tx:
+        pass
+    assert tx.retired == [] and tx.changed == [] and tx.reloaded == []
+
+
+def test_mode_all_retires_every_module_and_reimports_lazily(app):
+    p, _ = app
+    before = {m: sys.modules[f"{p}.{m}"] for m in ("core", "helper", "user", "sibling")}
+    with bi.transaction(p, mode="all") as tx:
+        # retired and not imported yet: gone, and not an attribute of the package
+        assert f"{p}.sibling" not in sys.modules
+        assert not hasattr(sys.modules[p], "sibling")
+        importlib.import_module(f"{p}.helper")
+    assert tx.retired == sorted(f"{p}.{m}" for m in before)
+    assert tx.reloaded == [f"{p}.core", f"{p}.helper"]  # only what the body imported
+    assert f"{p}.sibling" not in sys.modules  # lazily: imported on next use
+    assert importlib.import_module(f"{p}.sibling") is not before["sibling"]
+    assert p not in tx.retired and p in tx.kept  # the mount package has no code
+
+
+def test_old_functions_keep_working_after_retirement(app):
+    p, d = app
+    core = sys.modules[f"{p}.core"]
+    old_value = core.value
+    ref = weakref.ref(core)
+    (d / "core.py").write_text("VALUE = 'new'\ndef value():\n    return VALUE\n")
+    with bi.transaction(p, keep_retired=1) as tx:
+        assert importlib.import_module(f"{p}.core").value() == "new"
+    del core
+    gc.collect()
+    assert old_value() == "core-1"  # globals intact
+    assert ref() is not None and tx.retired_modules[f"{p}.core"] is ref()
+    del tx
+    gc.collect()
+    assert ref() is not None  # kept by the last committed transaction
+    with bi.transaction(p, keep_retired=1):
+        pass
+    gc.collect()
+    assert old_value() == "core-1"  # the function keeps its own globals
+    assert ref() is None  # no longer among the last keep_retired transactions
+
+
+def test_failing_body_restores_the_old_modules(app):
+    p, d = app
+    names = {k for k in sys.modules if k == p or k.startswith(p + ".")}
+    old = {k: sys.modules[k] for k in names}
+    pkg_attrs = {k: getattr(sys.modules[p], k.rsplit(".", 1)[1], None) for k in names if k != p}
+    graph_before = _native.dependency_records(sorted(names))
+    (d / "core.py").write_text("VALUE = 'broken'\ndef value(:\n")
+    with pytest.raises(SyntaxError):
+        with bi.transaction(p) as tx:
+            importlib.import_module(f"{p}.user")
+    assert {k for k in sys.modules if k == p or k.startswith(p + ".")} == names
+    assert all(sys.modules[k] is old[k] for k in names)
+    assert {k: getattr(sys.modules[p], k.rsplit(".", 1)[1], None)
+            for k in names if k != p} == pkg_attrs
+    assert _native.dependency_records(sorted(names)) == graph_before
+    assert tx.state == "rolled back" and isinstance(tx.error, SyntaxError)
+    assert f"{p}.core" in tx.failed and "failed" in repr(tx)
+    assert sys.modules[f"{p}.user"].SEEN == "core-1+helper"
+
+
+def test_failing_body_after_fresh_loads_removes_them(app):
+    p, d = app
+    old_core = sys.modules[f"{p}.core"]
+    (d / "core.py").write_text("VALUE = 'fresh'\ndef value():\n    return VALUE\n")
+    (d / "brand_new.py").write_text("N = 1\n")
+    with pytest.raises(KeyError):
+        with bi.transaction(p):
+            assert importlib.import_module(f"{p}.core").VALUE == "fresh"
+            importlib.import_module(f"{p}.brand_new")
+            raise KeyError("body failed")
+    assert sys.modules[f"{p}.core"] is old_core
+    assert getattr(sys.modules[p], "core") is old_core
+    assert f"{p}.brand_new" not in sys.modules and not hasattr(sys.modules[p], "brand_new")
+
+
+def test_selection_is_by_package_name_not_prefix(tree, pkgname):
+    app, apple = pkgname, pkgname + "le"
+    bi.mount(app, tree({"m.py": "A = 1\n"}, sub="app"))
+    bi.mount(apple, tree({"m.py": "B = 1\n"}, sub="apple"))
+    a, b = (importlib.import_module(f"{x}.m") for x in (app, apple))
+    with bi.transaction(app, mode="all") as tx:
+        pass
+    assert tx.retired == [f"{app}.m"]
+    assert sys.modules[f"{apple}.m"] is b and f"{app}.m" not in sys.modules
+    assert f"{app}.m" in tx and f"{apple}.m" not in tx
+
+
+def test_changed_package_init_retires_its_subtree(tree, pkgname):
+    p = pkgname
+    d = tree({"pkg/__init__.py": "X = 1\n", "pkg/leaf.py": "L = 1\n", "other.py": ""})
+    bi.mount(p, d)
+    importlib.import_module(f"{p}.pkg.leaf")
+    importlib.import_module(f"{p}.other")
+    (d / "pkg/__init__.py").write_text("X = 22\n")
+    with bi.transaction(p) as tx:
+        leaf = importlib.import_module(f"{p}.pkg.leaf")
+    assert tx.retired == [f"{p}.pkg", f"{p}.pkg.leaf"]
+    assert sys.modules[f"{p}.pkg"].leaf is leaf and sys.modules[f"{p}.pkg"].X == 22
+
+
+def test_linecache_and_tracebacks_show_the_fresh_source(app):
+    p, d = app
+    path = str(d / "core.py")
+    linecache.getlines(path)
+    assert "core-1" in "".join(linecache.cache[path][2])
+    (d / "core.py").write_text("VALUE = 'core-9'\ndef value():\n    return VALUE\n")
+    with bi.transaction(p):
+        assert path not in linecache.cache
+        importlib.import_module(f"{p}.core")
+    assert "core-9" in "".join(linecache.getlines(path))
+
+
+def test_explicit_begin_commit_and_rollback(app):
+    p, d = app
+    tx = bi.transaction(p, mode="all")
+    assert "new" in repr(tx)
+    tx.begin()
+    assert tx.state == "active" and f"{p}.core" not in sys.modules
+    with pytest.raises(RuntimeError, match="do not nest"):
+        bi.transaction(p).begin()
+    tx.rollback()
+    assert tx.state == "rolled back" and f"{p}.core" in sys.modules
+    with pytest.raises(RuntimeError, match="rolled back"):
+        tx.commit()
+    # begin in one thread, commit in another (a framework's request cycle)
+    tx2 = bi.transaction(p, mode="all").begin()
+    t = threading.Thread(target=tx2.commit)
+    t.start()
+    t.join()
+    assert tx2.state == "committed"
+    bi.transaction(p).begin().commit()  # the process-wide slot was released
+
+
+def test_arguments_are_checked():
+    with pytest.raises(TypeError):
+        bi.transaction()
+    for bad in ("", "a..b", "a/b", 3, "1x"):
+        with pytest.raises(ValueError):
+            bi.transaction(bad)
+    with pytest.raises(ValueError):
+        bi.transaction("app", mode="some")
+    with pytest.raises(ValueError):
+        bi.transaction("app", keep_retired=-1)
+
+
+def test_report(app):
+    p, d = app
+    (d / "sibling.py").write_text("SIB = 'changed'\n")
+    with bi.transaction(p) as tx:
+        importlib.import_module(f"{p}.sibling")
+    r = tx.report()
+    assert r["retired"] == [f"{p}.sibling"] and r["reloaded"] == [f"{p}.sibling"]
+    assert r["timings"][f"{p}.sibling"] > 0 and r["state"] == "committed"
+    assert set(r["seconds"]) == {"begin", "end", "total"}
+    assert "retired 1" in repr(tx) and "reloaded 1" in repr(tx)
+
+
+# -- ordinary packages on sys.path --------------------------------------------
+
+@pytest.fixture
+def ordinary(tree, pkgname, monkeypatch):
+    p = f"{pkgname}_plain"
+    root = tree({
+        f"{p}/__init__.py": "",
+        f"{p}/base.py": "class Base:\n    TAG = 'base-1'\n",
+        f"{p}/derived.py": f"from {p}.base import Base\nclass Derived(Base):\n    pass\n",
+        f"{p}/alone.py": "A = 1\n",
+    }, sub="syspath")
+    monkeypatch.syspath_prepend(str(root))
+    for m in ("derived", "alone"):
+        importlib.import_module(f"{p}.{m}")
+    return p, root / p
+
+
+def test_ordinary_package_first_transaction_is_conservative_then_exact(ordinary):
+    p, d = ordinary
+    # Files written after the process started: nothing proves they did not
+    # change since their load, so the first transaction re-runs them.
+    with bi.transaction(p) as first:
+        importlib.import_module(f"{p}.derived")
+        importlib.import_module(f"{p}.alone")
+    assert f"{p}.alone" in first.retired and first.timings[f"{p}.alone"] is None
+    time.sleep(2.2)  # past the timestamp resolution of the files' last change
+    with bi.transaction(p) as settle:  # loads after the files settled: stamped
+        for m in ("derived", "alone"):
+            importlib.import_module(f"{p}.{m}")
+    alone = sys.modules[f"{p}.alone"]
+    with bi.transaction(p) as quiet:
+        pass
+    assert quiet.retired == [], quiet.report()
+    rewrite_same_size(d / "base.py", "base-1", "base-2")
+    with bi.transaction(p) as tx:
+        derived = importlib.import_module(f"{p}.derived")
+    assert derived.Derived.TAG == "base-2"
+    # base changed; derived holds a class whose base came from it
+    assert tx.retired == [f"{p}.base", f"{p}.derived"], tx.report()
+    assert sys.modules[f"{p}.alone"] is alone
+    assert settle.state == "committed"
+
+
+def test_ordinary_module_stale_pyc_is_not_used(ordinary, monkeypatch):
+    p, d = ordinary
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    importlib.import_module(f"{p}.alone")
+    with bi.transaction(p, mode="all"):
+        importlib.import_module(f"{p}.alone")  # writes a pyc (CPython's loader)
+    rewrite_same_size(d / "alone.py", "A = 1", "A = 7")
+    with bi.transaction(p) as tx:
+        assert importlib.import_module(f"{p}.alone").A == 7
+    assert f"{p}.alone" in tx.retired
+
+
+# -- threads ------------------------------------------------------------------
+
+def test_transactions_against_concurrent_imports(tree, pkgname):
+    p = pkgname
+    n = 12
+    files = {f"m{i}.py": f"from {p} import counter\ncounter.hit(__name__)\nV = {i}\n"
+             for i in range(n)}
+    files["counter.py"] = ("import collections, threading\n"
+                           "runs = collections.Counter()\n_lock = threading.Lock()\n"
+                           "def hit(name):\n    with _lock:\n        runs[name] += 1\n")
+    d = tree(files)
+    bi.mount(p, d)
+    counter = importlib.import_module(f"{p}.counter")
+    errors = []
+    stop = threading.Event()
+
+    def importer(seed):
+        i = seed
+        while not stop.is_set():
+            try:
+                m = importlib.import_module(f"{p}.m{i % n}")
+                assert m.V == i % n
+            except BaseException as e:  # noqa: BLE001 - report any failure
+                errors.append(e)
+            i += 1
+
+    threads = [threading.Thread(target=importer, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for round_ in range(15):
+            with bi.transaction(p, mode="all", keep_retired=0) as tx:
+                for i in range(0, n, 2):
+                    importlib.import_module(f"{p}.m{i}")
+            assert tx.failed == []
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert errors == []
+    # counter itself is retired each round: every generation's counter saw
+    # each module execute at most once.
+    current = sys.modules.get(f"{p}.counter") or importlib.import_module(f"{p}.counter")
+    assert all(v == 1 for v in current.runs.values()), current.runs
+    assert all(v == 1 for v in counter.runs.values()), counter.runs
+    for i in range(n):
+        assert importlib.import_module(f"{p}.m{i}").V == i
