@@ -207,7 +207,7 @@ py::object NativeFinder::FindSpecHit(const std::shared_ptr<MountTable>& table,
       return py::none();
     case Resolution::Kind::kPrefix:
       if (ExistsElsewhere(fullname, path, target)) return py::none();
-      return SyntheticSpec(fullname, target);
+      return SyntheticSpec(r, fullname, target);
     case Resolution::Kind::kModule:
     case Resolution::Kind::kPackage:
       if (ShadowsRealModule(*table, r, name, path)) return py::none();
@@ -307,10 +307,13 @@ py::object NativeFinder::FileSpec(const Resolution& r, absl::string_view name,
   return spec;
 }
 
-py::object NativeFinder::SyntheticSpec(py::handle fullname, py::handle target) {
+py::object NativeFinder::SyntheticSpec(const Resolution& r, py::handle fullname,
+                                       py::handle target) {
   std::string name = ToUtf8(fullname);
-  py::object loader = py::cast(NativeLoader(name, "", true, /*synthetic=*/true,
-                                            /*no_follow=*/false, /*atomic=*/false));
+  NativeLoader native(name, "", true, /*synthetic=*/true, /*no_follow=*/false,
+                      /*atomic=*/false);
+  if (r.mount != nullptr) native.SetResourceDirectories(r.mount->directories());
+  py::object loader = py::cast(std::move(native));
   py::object spec = Refs().module_spec(fullname, loader, py::arg("origin") = py::none(),
                                        py::arg("is_package") = true);
   py::list locations;

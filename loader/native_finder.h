@@ -71,7 +71,9 @@ class NativeFinder {
                                        const std::string& utf8);
   py::object FileSpec(const Resolution& r, absl::string_view name,
                       py::handle fullname, py::handle target);
-  py::object SyntheticSpec(py::handle fullname, py::handle target);
+  // A namespace-like package for a mount prefix; `r.mount` (if any) gives
+  // its resource directories.
+  py::object SyntheticSpec(const Resolution& r, py::handle fullname, py::handle target);
 
   std::shared_ptr<DirCache> cache_;
   std::shared_ptr<MountTable> table_;  // swapped whole by SetMounts

@@ -105,6 +105,27 @@ void RestoreNamespace(const py::dict& ns, const py::object& snapshot) {
   }
 }  // `released` drops its references here
 
+// linecache revalidates an entry by size and mtime only, so after a
+// same-size rewrite within the clock's resolution it keeps the old lines while
+// the new code runs, and tracebacks show lines that did not run (stock
+// CPython does too). Dropping the entry of a file about to run makes
+// linecache read the file again: the bytes just compiled (or those the pyc
+// was validated against). One dict deletion; refilling the entry with the
+// compiled lines instead would cost a decode and split on every such exec.
+void ForgetLinecacheEntry(const std::string& path) {
+  PyObject* linecache = PyDict_GetItemString(SysModules().ptr(), "linecache");
+  if (linecache == nullptr) return;  // not imported: nothing cached
+  py::object cache = py::getattr(linecache, "cache", py::none());
+  if (!PyDict_Check(cache.ptr())) return;
+  // Lazy entries too: theirs would be an older loader's get_source.
+  py::str key(path);
+  if (PyDict_GetItemWithError(cache.ptr(), key.ptr()) == nullptr) {
+    PyErr_Clear();
+    return;  // the common case, without raising a KeyError
+  }
+  if (PyDict_DelItem(cache.ptr(), key.ptr()) != 0) PyErr_Clear();
+}
+
 std::string JoinNames(const std::vector<std::string>& names) {
   std::string out;
   for (const std::string& n : names) {
@@ -317,6 +338,14 @@ py::bytes NativeLoader::GetData(const std::string& path) const {
   return py::bytes(ReadFileForModule(path, name_, false).data);
 }
 
+py::object NativeLoader::GetResourceReader(py::handle self, py::object fullname) const {
+  CheckName(fullname);
+  py::list directories;
+  for (const std::string& d : resource_directories_) directories.append(d);
+  return py::module_::import("bridgeimport._resources")
+      .attr("reader")(self, name_, is_package_, directories);
+}
+
 std::string NativeLoader::Repr() const {
   if (synthetic_)
     return "<bridgeimport.Loader '" + name_ + "' (mount package)>";
@@ -359,6 +388,11 @@ void NativeLoader::ExecModule(py::handle module) {
   };
   try {
     py::object code = Compile(&seen);
+    try {
+      ForgetLinecacheEntry(path_);
+    } catch (py::error_already_set&) {
+      // Only what tracebacks display: never a reason to fail the import.
+    }
     if (!ns.contains("__builtins__"))
       ns["__builtins__"] = py::handle(PyEval_GetBuiltins());
     PyObject* result = ParkIfEndedAtExit(
@@ -512,6 +546,13 @@ finder; one per module spec.)doc")
            "True for packages (__init__.py and mount packages).")
       .def("get_data", &NativeLoader::GetData, py::arg("path"),
            "The bytes of the file at `path`.")
+      .def("get_resource_reader",
+           [](py::object self, py::object fullname) {
+             return self.cast<const NativeLoader&>().GetResourceReader(self, fullname);
+           },
+           py::arg("fullname") = py::none(),
+           "The importlib.resources reader: the file's directory, or a mount "
+           "package's directories (see bridgeimport._resources).")
       .def("source_changed", &NativeLoader::SourceChanged,
            "True if the file differs from the source the module last executed "
            "(metadata first, bytes where metadata cannot decide).")

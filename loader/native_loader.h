@@ -66,6 +66,14 @@ class NativeLoader {
   py::object GetFilename(py::object fullname) const;
   bool IsPackage(py::object fullname) const;
   py::bytes GetData(const std::string& path) const;
+  // importlib.resources: the reader bridgeimport._resources.reader() picks
+  // for this loader (`self` is the Python object wrapping it).
+  py::object GetResourceReader(py::handle self, py::object fullname) const;
+  // The directories a synthetic package's resources come from: its mount's
+  // (its __path__ is a placeholder, not a directory).
+  void SetResourceDirectories(std::vector<std::string> directories) {
+    resource_directories_ = std::move(directories);
+  }
   std::string Repr() const;
 
   // True if the source file differs from what the last successful
@@ -99,6 +107,7 @@ class NativeLoader {
   bool atomic_;        // roll back every bridge first loaded by a failed exec
   std::vector<std::string> roots_;  // the source must resolve below one of them
   py::object source_;  // bytes last compiled, or None
+  std::vector<std::string> resource_directories_;  // synthetic packages only
   SourceObservation executed_;  // what the last successful exec ran
   // Where the last code Compile() returned came from, for the debug log.
   const char* code_origin_ = "";
