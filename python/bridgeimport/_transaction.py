@@ -98,6 +98,8 @@ class Transaction:
         if not isinstance(keep_retired, int) or keep_retired < 0:
             raise ValueError("bridgeimport.transaction(): keep_retired must be an int >= 0")
         self.packages = tuple(dict.fromkeys(packages))
+        self._package_set = frozenset(self.packages)
+        self._prefixes = tuple(p + "." for p in self.packages)
         self.mode = mode
         self.keep_retired = keep_retired
         self.state = "new"
@@ -123,10 +125,7 @@ class Transaction:
     # -- selection ---------------------------------------------------------
 
     def _selects(self, name: str) -> bool:
-        for p in self.packages:
-            if name == p or name.startswith(p + "."):
-                return True
-        return False
+        return name in self._package_set or name.startswith(self._prefixes)
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self._selects(name)
@@ -205,7 +204,8 @@ class Transaction:
     def _close(self, chosen: Set[str], candidates: Dict[str, ModuleType]) -> Set[str]:
         """``chosen`` plus dependents and retired packages' subtrees, to a
         fixed point; only candidates are ever added."""
-        packages = sorted(n for n in candidates if hasattr(candidates[n], "__path__"))
+        # vars(), not hasattr(): a missing module attribute costs an exception.
+        packages = sorted(n for n, m in candidates.items() if "__path__" in vars(m))
         while True:
             grown = set(chosen)
             grown.update(n for n in _native.dependents_closure(sorted(chosen)) if n in candidates)
