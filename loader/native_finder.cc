@@ -231,7 +231,7 @@ bool NativeFinder::ExistsElsewhere(py::handle fullname, py::handle path,
     if (py::isinstance<NativeFinder>(finder)) continue;
     py::object find_spec = py::getattr(finder, "find_spec", py::none());
     if (find_spec.is_none()) continue;
-    py::object spec = ParkIfEndedAtExit([&] { return find_spec(fullname, path, target); });
+    py::object spec = CallParked(find_spec, py::make_tuple(fullname, path, target));
     if (!spec.is_none()) return true;
   }
   return false;
@@ -284,11 +284,14 @@ py::object NativeFinder::FileSpec(const Resolution& r, absl::string_view name,
                                             /*no_follow=*/!r.file_is_symlink,
                                             /*atomic=*/r.mount->atomic(),
                                             std::move(roots)));
-  py::object spec = Refs().module_spec(fullname, loader, py::arg("origin") = r.file,
-                                       py::arg("is_package") = is_package);
-  spec.attr("has_location") = true;
+  // ModuleSpec's __init__ and properties are bytecode: parked calls.
+  py::dict kwargs;
+  kwargs["origin"] = r.file;
+  kwargs["is_package"] = is_package;
+  py::object spec = CallParked(Refs().module_spec, py::make_tuple(fullname, loader), kwargs);
+  SetAttrParked(spec, "has_location", Py_True);
   std::string cached = CachePathFor(r.file);
-  if (!cached.empty()) spec.attr("cached") = cached;
+  if (!cached.empty()) SetAttrParked(spec, "cached", py::str(cached));
   if (is_package) {
     py::list locations;
     if (GlobEnforced(*r.mount))
@@ -311,8 +314,10 @@ py::object NativeFinder::SyntheticSpec(py::handle fullname, py::handle target) {
   std::string name = ToUtf8(fullname);
   py::object loader = py::cast(NativeLoader(name, "", true, /*synthetic=*/true,
                                             /*no_follow=*/false, /*atomic=*/false));
-  py::object spec = Refs().module_spec(fullname, loader, py::arg("origin") = py::none(),
-                                       py::arg("is_package") = true);
+  py::dict kwargs;
+  kwargs["origin"] = py::none();
+  kwargs["is_package"] = true;
+  py::object spec = CallParked(Refs().module_spec, py::make_tuple(fullname, loader), kwargs);
   py::list locations;
   locations.append(std::string(kPlaceholderScheme) + name);
   spec.attr("submodule_search_locations") = locations;
@@ -440,10 +445,15 @@ namespace {
 class ModuleLockGuard {
  public:
   explicit ModuleLockGuard(const py::object& name)
-      : lock_(Refs().get_module_lock(name)) {
-    ParkIfEndedAtExit([&] { return lock_.attr("acquire")(); });
+      : lock_(CallParked(Refs().get_module_lock, py::make_tuple(name))) {
+    PyObject* r = ParkIfEndedAtExit(
+        [&] { return PyObject_CallMethod(lock_.ptr(), "acquire", nullptr); });
+    if (r == nullptr) throw py::error_already_set();
+    Py_DECREF(r);
   }
   ~ModuleLockGuard() {
+    // Run by a forced unwind (no GIL): release() would run without the GIL.
+    owner_.ParkIfLost();
     // Release even while an exception is propagating; never throw here.
     // Everything below may run Python code (release(), the unraisable hook,
     // importlib's weakref callback when the last reference to the lock goes)
@@ -468,6 +478,7 @@ class ModuleLockGuard {
   ModuleLockGuard& operator=(const ModuleLockGuard&) = delete;
 
  private:
+  GilOwner owner_;
   py::object lock_;
 };
 
@@ -479,6 +490,7 @@ bool ImportTimeEnabled() {
 }  // namespace
 
 py::object NativeFinder::LoadNatively(const py::object& name, const std::string& utf8) {
+  const GilOwner owner;  // for the cleanups below (see GilOwner)
   // Only when a plain import would reach this finder first, and nothing the
   // C import path adds (-X importtime) is asked for.
   py::list meta_path(Refs().sys.attr("meta_path"));
@@ -528,13 +540,13 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
   py::object module = py::reinterpret_steal<py::object>(PyModule_NewObject(name.ptr()));
   if (!module) throw py::error_already_set();
   module.attr("__loader__") = loader_obj;
-  module.attr("__package__") = spec.attr("parent");
+  module.attr("__package__") = GetAttrParked(spec, "parent");
   module.attr("__spec__") = spec;
   py::object locations = spec.attr("submodule_search_locations");
   if (!locations.is_none()) module.attr("__path__") = locations;
-  if (py::bool_(spec.attr("has_location"))) {  // mount packages have no file
+  if (py::bool_(GetAttrParked(spec, "has_location"))) {  // mount packages have no file
     module.attr("__file__") = spec.attr("origin");
-    py::object cached = spec.attr("cached");
+    py::object cached = GetAttrParked(spec, "cached");
     if (!cached.is_none()) module.attr("__cached__") = cached;
   }
 
@@ -544,10 +556,12 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
       !parent_spec.is_none() && py::hasattr(parent_spec, "_uninitialized_submodules");
   if (tracks_children) parent_spec.attr("_uninitialized_submodules").attr("append")(child);
   struct ChildTracking {  // parent_spec._uninitialized_submodules.pop()
+    const GilOwner& owner;
     py::object spec;
     bool on;
     ~ChildTracking() {
       if (!on) return;
+      owner.ParkIfLost();
       PyObject* list = PyObject_GetAttrString(spec.ptr(), "_uninitialized_submodules");
       PyObject* r = list ? ParkIfEndedAtExit(
                                [&] { return PyObject_CallMethod(list, "pop", nullptr); })
@@ -556,7 +570,7 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
       Py_XDECREF(r);
       Py_XDECREF(list);
     }
-  } tracking{parent_spec, tracks_children};
+  } tracking{owner, parent_spec, tracks_children};
   spec.attr("_initializing") = true;
   try {
     modules[name] = module;
@@ -575,6 +589,7 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
     if (PyDict_DelItem(modules.ptr(), name.ptr()) != 0) throw py::error_already_set();
     modules[name] = module;
   } catch (...) {
+    owner.ParkIfLost();  // a forced unwind: no Python without the GIL
     spec.attr("_initializing") = false;
     throw;
   }
