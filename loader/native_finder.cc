@@ -441,11 +441,47 @@ py::object NativeFinder::ImportThroughImportSystem(const py::object& name,
 
 namespace {
 
+// The module locks of the bridge modules loaded natively, kept alive (one
+// small object per module). Why: _get_module_lock() and the weakref callback
+// that runs when a module lock dies execute bytecode while holding the
+// interpreter's import lock. CPython < 3.12 ends a daemon thread there at
+// exit with the import lock held; threads then waiting for it wait on memory
+// that finalisation frees (_PyImport_Fini), and the exiting process crashes.
+// Stock importlib has that race too; a kept lock takes bridge loads out of it.
+// Never destroyed: finalisation must not free a lock a parked thread holds.
+py::dict& KeptLocks() {
+  static NoDestructor<py::dict> locks;
+  return locks.get();
+}
+
+// The import system's lock for `name`: the kept one while importlib's
+// _module_locks still maps `name` to it (reading that is no bytecode), else
+// _get_module_lock(name).
+py::object ModuleLockFor(const py::object& name) {
+  PyObject* kept = PyDict_GetItemWithError(KeptLocks().ptr(), name.ptr());
+  if (kept == nullptr && PyErr_Occurred()) throw py::error_already_set();
+  PyObject* locks = Refs().module_locks.ptr();
+  if (kept != nullptr && PyDict_Check(locks)) {
+    PyObject* ref = PyDict_GetItemWithError(locks, name.ptr());  // a weakref
+    if (ref == nullptr && PyErr_Occurred()) throw py::error_already_set();
+    if (ref != nullptr && PyWeakref_Check(ref)) {
+#if PY_VERSION_HEX >= 0x030D0000
+      PyObject* target = nullptr;
+      if (PyWeakref_GetRef(ref, &target) < 0) throw py::error_already_set();
+      Py_XDECREF(target);  // `kept` keeps it alive: comparing the address is enough
+#else
+      PyObject* target = PyWeakref_GetObject(ref);  // borrowed
+#endif
+      if (target == kept) return py::reinterpret_borrow<py::object>(kept);
+    }
+  }
+  return CallParked(Refs().get_module_lock, py::make_tuple(name));
+}
+
 // Holds one of the import system's per-module locks (_ModuleLockManager).
 class ModuleLockGuard {
  public:
-  explicit ModuleLockGuard(const py::object& name)
-      : lock_(CallParked(Refs().get_module_lock, py::make_tuple(name))) {
+  explicit ModuleLockGuard(const py::object& name) : lock_(ModuleLockFor(name)) {
     PyObject* r = ParkIfEndedAtExit(
         [&] { return PyObject_CallMethod(lock_.ptr(), "acquire", nullptr); });
     if (r == nullptr) throw py::error_already_set();
@@ -473,6 +509,11 @@ class ModuleLockGuard {
       PyErr_Restore(type, value, traceback);
       return 0;
     });
+  }
+  // Keeps the lock alive for the next load of `name` (see KeptLocks).
+  void Keep(const py::object& name) {
+    if (PyDict_SetItem(KeptLocks().ptr(), name.ptr(), lock_.ptr()) != 0)
+      throw py::error_already_set();
   }
   ModuleLockGuard(const ModuleLockGuard&) = delete;
   ModuleLockGuard& operator=(const ModuleLockGuard&) = delete;
@@ -594,6 +635,7 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
     throw;
   }
   spec.attr("_initializing") = false;
+  lock.Keep(name);
   if (!parent.empty() && modules.contains(parent)) {
     if (PyObject_SetAttrString(py::object(modules[py::str(parent)]).ptr(), child.c_str(),
                                module.ptr()) != 0) {

@@ -125,6 +125,7 @@ struct PyRefs {
   py::object imp;              // _imp (check_hash_based_pycs, _fix_co_filename)
   py::object source_hash;      // importlib.util.source_hash
   py::object get_module_lock;  // importlib._bootstrap._get_module_lock
+  py::object module_locks;     // importlib._bootstrap._module_locks (None if absent)
 };
 
 // Looks everything up and defines the exception types in `m`. Once, from the
