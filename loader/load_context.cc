@@ -245,6 +245,9 @@ LoadFrame::LoadFrame(std::string name, bool first_load, bool atomic)
 }
 
 LoadFrame::~LoadFrame() {
+  // Run by a forced unwind (no GIL): the rollback and the hook's removal
+  // below would touch Python without the GIL.
+  owner_.ParkIfLost();
   if (!done_) Failed();
   innermost = parent_;
   RemoveHook();

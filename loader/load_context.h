@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "loader/py_support.h"
 
 namespace bridgeimport {
 
@@ -57,6 +58,7 @@ class LoadFrame {
   friend void RecordDependency(const std::string& name);
   friend PyObject* ImportHook(PyObject*, PyObject* const*, Py_ssize_t,
                               PyObject*);
+  GilOwner owner_;  // see ~LoadFrame
   LoadFrame* parent_;
   std::string name_;
   bool first_load_;

@@ -231,7 +231,7 @@ bool NativeFinder::ExistsElsewhere(py::handle fullname, py::handle path,
     if (py::isinstance<NativeFinder>(finder)) continue;
     py::object find_spec = py::getattr(finder, "find_spec", py::none());
     if (find_spec.is_none()) continue;
-    py::object spec = ParkIfEndedAtExit([&] { return find_spec(fullname, path, target); });
+    py::object spec = CallParked(find_spec, py::make_tuple(fullname, path, target));
     if (!spec.is_none()) return true;
   }
   return false;
@@ -284,11 +284,14 @@ py::object NativeFinder::FileSpec(const Resolution& r, absl::string_view name,
                                             /*no_follow=*/!r.file_is_symlink,
                                             /*atomic=*/r.mount->atomic(),
                                             std::move(roots)));
-  py::object spec = Refs().module_spec(fullname, loader, py::arg("origin") = r.file,
-                                       py::arg("is_package") = is_package);
-  spec.attr("has_location") = true;
+  // ModuleSpec's __init__ and properties are bytecode: parked calls.
+  py::dict kwargs;
+  kwargs["origin"] = r.file;
+  kwargs["is_package"] = is_package;
+  py::object spec = CallParked(Refs().module_spec, py::make_tuple(fullname, loader), kwargs);
+  SetAttrParked(spec, "has_location", Py_True);
   std::string cached = CachePathFor(r.file);
-  if (!cached.empty()) spec.attr("cached") = cached;
+  if (!cached.empty()) SetAttrParked(spec, "cached", py::str(cached));
   if (is_package) {
     py::list locations;
     if (GlobEnforced(*r.mount))
@@ -314,8 +317,10 @@ py::object NativeFinder::SyntheticSpec(const Resolution& r, py::handle fullname,
                       /*atomic=*/false);
   if (r.mount != nullptr) native.SetResourceDirectories(r.mount->directories());
   py::object loader = py::cast(std::move(native));
-  py::object spec = Refs().module_spec(fullname, loader, py::arg("origin") = py::none(),
-                                       py::arg("is_package") = true);
+  py::dict kwargs;
+  kwargs["origin"] = py::none();
+  kwargs["is_package"] = true;
+  py::object spec = CallParked(Refs().module_spec, py::make_tuple(fullname, loader), kwargs);
   py::list locations;
   locations.append(std::string(kPlaceholderScheme) + name);
   spec.attr("submodule_search_locations") = locations;
@@ -439,14 +444,55 @@ py::object NativeFinder::ImportThroughImportSystem(const py::object& name,
 
 namespace {
 
+// The module locks of the bridge modules loaded natively, kept alive (one
+// small object per module). Why: _get_module_lock() and the weakref callback
+// that runs when a module lock dies execute bytecode while holding the
+// interpreter's import lock. CPython < 3.12 ends a daemon thread there at
+// exit with the import lock held; threads then waiting for it wait on memory
+// that finalisation frees (_PyImport_Fini), and the exiting process crashes.
+// Stock importlib has that race too; a kept lock takes bridge loads out of it.
+// Never destroyed: finalisation must not free a lock a parked thread holds.
+py::dict& KeptLocks() {
+  static NoDestructor<py::dict> locks;
+  return locks.get();
+}
+
+// The import system's lock for `name`: the kept one while importlib's
+// _module_locks still maps `name` to it (reading that is no bytecode), else
+// _get_module_lock(name).
+py::object ModuleLockFor(const py::object& name) {
+  PyObject* kept = PyDict_GetItemWithError(KeptLocks().ptr(), name.ptr());
+  if (kept == nullptr && PyErr_Occurred()) throw py::error_already_set();
+  PyObject* locks = Refs().module_locks.ptr();
+  if (kept != nullptr && PyDict_Check(locks)) {
+    PyObject* ref = PyDict_GetItemWithError(locks, name.ptr());  // a weakref
+    if (ref == nullptr && PyErr_Occurred()) throw py::error_already_set();
+    if (ref != nullptr && PyWeakref_Check(ref)) {
+#if PY_VERSION_HEX >= 0x030D0000
+      PyObject* target = nullptr;
+      if (PyWeakref_GetRef(ref, &target) < 0) throw py::error_already_set();
+      Py_XDECREF(target);  // `kept` keeps it alive: comparing the address is enough
+#else
+      PyObject* target = PyWeakref_GetObject(ref);  // borrowed
+#endif
+      if (target == kept) return py::reinterpret_borrow<py::object>(kept);
+    }
+  }
+  return CallParked(Refs().get_module_lock, py::make_tuple(name));
+}
+
 // Holds one of the import system's per-module locks (_ModuleLockManager).
 class ModuleLockGuard {
  public:
-  explicit ModuleLockGuard(const py::object& name)
-      : lock_(Refs().get_module_lock(name)) {
-    ParkIfEndedAtExit([&] { return lock_.attr("acquire")(); });
+  explicit ModuleLockGuard(const py::object& name) : lock_(ModuleLockFor(name)) {
+    PyObject* r = ParkIfEndedAtExit(
+        [&] { return PyObject_CallMethod(lock_.ptr(), "acquire", nullptr); });
+    if (r == nullptr) throw py::error_already_set();
+    Py_DECREF(r);
   }
   ~ModuleLockGuard() {
+    // Run by a forced unwind (no GIL): release() would run without the GIL.
+    owner_.ParkIfLost();
     // Release even while an exception is propagating; never throw here.
     // Everything below may run Python code (release(), the unraisable hook,
     // importlib's weakref callback when the last reference to the lock goes)
@@ -467,10 +513,16 @@ class ModuleLockGuard {
       return 0;
     });
   }
+  // Keeps the lock alive for the next load of `name` (see KeptLocks).
+  void Keep(const py::object& name) {
+    if (PyDict_SetItem(KeptLocks().ptr(), name.ptr(), lock_.ptr()) != 0)
+      throw py::error_already_set();
+  }
   ModuleLockGuard(const ModuleLockGuard&) = delete;
   ModuleLockGuard& operator=(const ModuleLockGuard&) = delete;
 
  private:
+  GilOwner owner_;
   py::object lock_;
 };
 
@@ -482,6 +534,7 @@ bool ImportTimeEnabled() {
 }  // namespace
 
 py::object NativeFinder::LoadNatively(const py::object& name, const std::string& utf8) {
+  const GilOwner owner;  // for the cleanups below (see GilOwner)
   // Only when a plain import would reach this finder first, and nothing the
   // C import path adds (-X importtime) is asked for.
   py::list meta_path(Refs().sys.attr("meta_path"));
@@ -531,13 +584,13 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
   py::object module = py::reinterpret_steal<py::object>(PyModule_NewObject(name.ptr()));
   if (!module) throw py::error_already_set();
   module.attr("__loader__") = loader_obj;
-  module.attr("__package__") = spec.attr("parent");
+  module.attr("__package__") = GetAttrParked(spec, "parent");
   module.attr("__spec__") = spec;
   py::object locations = spec.attr("submodule_search_locations");
   if (!locations.is_none()) module.attr("__path__") = locations;
-  if (py::bool_(spec.attr("has_location"))) {  // mount packages have no file
+  if (py::bool_(GetAttrParked(spec, "has_location"))) {  // mount packages have no file
     module.attr("__file__") = spec.attr("origin");
-    py::object cached = spec.attr("cached");
+    py::object cached = GetAttrParked(spec, "cached");
     if (!cached.is_none()) module.attr("__cached__") = cached;
   }
 
@@ -547,10 +600,12 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
       !parent_spec.is_none() && py::hasattr(parent_spec, "_uninitialized_submodules");
   if (tracks_children) parent_spec.attr("_uninitialized_submodules").attr("append")(child);
   struct ChildTracking {  // parent_spec._uninitialized_submodules.pop()
+    const GilOwner& owner;
     py::object spec;
     bool on;
     ~ChildTracking() {
       if (!on) return;
+      owner.ParkIfLost();
       PyObject* list = PyObject_GetAttrString(spec.ptr(), "_uninitialized_submodules");
       PyObject* r = list ? ParkIfEndedAtExit(
                                [&] { return PyObject_CallMethod(list, "pop", nullptr); })
@@ -559,7 +614,7 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
       Py_XDECREF(r);
       Py_XDECREF(list);
     }
-  } tracking{parent_spec, tracks_children};
+  } tracking{owner, parent_spec, tracks_children};
   spec.attr("_initializing") = true;
   try {
     modules[name] = module;
@@ -578,10 +633,12 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
     if (PyDict_DelItem(modules.ptr(), name.ptr()) != 0) throw py::error_already_set();
     modules[name] = module;
   } catch (...) {
+    owner.ParkIfLost();  // a forced unwind: no Python without the GIL
     spec.attr("_initializing") = false;
     throw;
   }
   spec.attr("_initializing") = false;
+  lock.Keep(name);
   if (!parent.empty() && modules.contains(parent)) {
     if (PyObject_SetAttrString(py::object(modules[py::str(parent)]).ptr(), child.c_str(),
                                module.ptr()) != 0) {

@@ -315,7 +315,7 @@ py::object NativeLoader::GetSource(py::object fullname) {
   if (synthetic_) return py::str("");
   py::object data = source_;
   if (data.is_none()) data = py::bytes(ReadFileForModule(path_, name_, no_follow_, &roots_).data);
-  return Refs().decode_source(data);
+  return CallParked(Refs().decode_source, py::make_tuple(data));  // bytecode
 }
 
 py::object NativeLoader::GetFilename(py::object fullname) const {

@@ -48,8 +48,9 @@ void InitPyRefs(py::module_& m) {
   r.imp = py::module_::import("_imp");
   // The import system's own module locks (the frozen _bootstrap is the one
   // the interpreter runs; importlib._bootstrap is an alias of it).
-  r.get_module_lock =
-      py::module_::import("importlib._bootstrap").attr("_get_module_lock");
+  py::module_ bootstrap = py::module_::import("importlib._bootstrap");
+  r.get_module_lock = bootstrap.attr("_get_module_lock");
+  r.module_locks = py::getattr(bootstrap, "_module_locks", py::none());
   py::object tag = r.sys.attr("implementation").attr("cache_tag");
   if (!tag.is_none()) r.cache_tag = tag.cast<std::string>();
 

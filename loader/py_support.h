@@ -28,26 +28,73 @@ namespace bridgeimport {
 
 namespace py = pybind11;
 
-// Runs `f`, a call into Python that may drop the GIL (module code, a module
-// lock, a nested import). CPython before 3.14 ends a daemon thread that
-// wants the GIL back while the interpreter finalises with pthread_exit(): a
-// forced unwind through our frames, whose destructors (Py_DECREF, a module
-// lock's release()) would then run Python code without the GIL, next to the
-// finalising main thread, and crash the exiting process. Such a thread is
-// parked here for good instead (what CPython 3.14 itself does); the process
-// exit ends it.
+// CPython before 3.14 ends a daemon thread that wants the GIL back while the
+// interpreter finalises with pthread_exit(): a forced unwind through our
+// frames, whose destructors and catch blocks (Py_DECREF, a module lock's
+// release(), a ModuleSpec property) would then run Python code without the
+// GIL, next to the finalising main thread, and crash the exiting process.
+// Such a thread is parked for good instead, as CPython 3.14 itself does; the
+// process exit ends it. The park has to come before any of our cleanups, so
+// it is taken at two places:
+//  * around each call that may run bytecode or block (ParkIfEndedAtExit,
+//    CallParked), the raw C call inside with nothing of ours to destroy;
+//  * in every destructor or catch (...) that runs Python (GilOwner), for an
+//    unwind starting anywhere else (a GC-run finaliser, a property).
+[[noreturn]] inline void ParkForever() {
+  for (;;) pause();
+}
+
+// Runs `f`, a call into Python that may drop the GIL, and parks the thread if
+// it is ended meanwhile (see above).
 template <typename F>
 decltype(auto) ParkIfEndedAtExit(F&& f) {
 #if defined(__GLIBCXX__)
   try {
     return f();
   } catch (abi::__forced_unwind&) {
-    for (;;) pause();
+    ParkForever();
   }
 #else
   return f();
 #endif
 }
+
+// callable(*args, **kwargs) (kwargs may be null), parked as ParkIfEndedAtExit.
+inline py::object CallParked(py::handle callable, const py::tuple& args,
+                             py::handle kwargs = py::handle()) {
+  PyObject* r = ParkIfEndedAtExit(
+      [&] { return PyObject_Call(callable.ptr(), args.ptr(), kwargs.ptr()); });
+  if (r == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(r);
+}
+
+// getattr / setattr that may run a property's bytecode (ModuleSpec.parent,
+// .cached, .has_location), parked as ParkIfEndedAtExit.
+inline py::object GetAttrParked(py::handle obj, const char* name) {
+  PyObject* r = ParkIfEndedAtExit([&] { return PyObject_GetAttrString(obj.ptr(), name); });
+  if (r == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(r);
+}
+inline void SetAttrParked(py::handle obj, const char* name, py::handle value) {
+  int r = ParkIfEndedAtExit(
+      [&] { return PyObject_SetAttrString(obj.ptr(), name, value.ptr()); });
+  if (r != 0) throw py::error_already_set();
+}
+
+// The thread state that held the GIL when this was made. A destructor or
+// catch block that finds it no longer current is being run by the forced
+// unwind of a thread ended at exit (it holds no GIL): it parks the thread
+// before touching Python.
+class GilOwner {
+ public:
+  GilOwner() : tstate_(PyThreadState_Get()) {}
+  void ParkIfLost() const {
+    if (_PyThreadState_UncheckedGet() != tstate_) ParkForever();
+  }
+
+ private:
+  PyThreadState* tstate_;
+};
 
 // A value constructed on first use and never destroyed (absl::NoDestructor,
 // which Debian's abseil 20220623 predates). For the few objects holding
@@ -78,6 +125,7 @@ struct PyRefs {
   py::object imp;              // _imp (check_hash_based_pycs, _fix_co_filename)
   py::object source_hash;      // importlib.util.source_hash
   py::object get_module_lock;  // importlib._bootstrap._get_module_lock
+  py::object module_locks;     // importlib._bootstrap._module_locks (None if absent)
 };
 
 // Looks everything up and defines the exception types in `m`. Once, from the
