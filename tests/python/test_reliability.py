@@ -39,6 +39,12 @@ def test_bridge_import_from_a_late_atexit_handler(tree):
     assert r.stdout.strip() == "ok 1"
 
 
+@pytest.mark.skipif(
+    sys.version_info[:2] == (3, 13),
+    reason="CPython <= 3.13 ends a daemon thread that wants the GIL during finalization with "
+           "pthread_exit (python/cpython#87135), unwinding through the extension's C++ frames; "
+           "their destructors then free objects with no thread state, which 3.13 aborts on. "
+           "3.14 hangs such threads instead. No extension with C++ frames can avoid it.")
 def test_daemon_threads_loading_while_the_interpreter_exits(tree):
     d = tree({f"m{i}.py": f"X = {i}\n" for i in range(50)})
     code = textwrap.dedent(f"""
