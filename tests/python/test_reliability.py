@@ -40,11 +40,12 @@ def test_bridge_import_from_a_late_atexit_handler(tree):
 
 
 @pytest.mark.skipif(
-    sys.version_info[:2] == (3, 13),
+    (3, 11) <= sys.version_info[:2] <= (3, 13),
     reason="CPython <= 3.13 ends a daemon thread that wants the GIL during finalization with "
            "pthread_exit (python/cpython#87135), unwinding through the extension's C++ frames; "
-           "their destructors then free objects with no thread state, which 3.13 aborts on. "
-           "3.14 hangs such threads instead. No extension with C++ frames can avoid it.")
+           "their destructors then touch objects without the GIL. 3.11-3.13 crash on it "
+           "(measured: 3.11 and 3.12 about 1 child in 7, 3.13 about 9 in 10; 3.9, 3.10 0 in 20). "
+           "3.14 hangs such threads instead.")
 def test_daemon_threads_loading_while_the_interpreter_exits(tree):
     d = tree({f"m{i}.py": f"X = {i}\n" for i in range(50)})
     code = textwrap.dedent(f"""
