@@ -653,12 +653,13 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
 }
 
 void RegisterNativeFinder(py::module_& m) {
-  py::class_<NativeFinder, std::shared_ptr<NativeFinder>>(
-      m, "Finder", py::dynamic_attr(), R"doc(
+  py::class_<NativeFinder, std::shared_ptr<NativeFinder>> cls(m, "Finder", py::dynamic_attr());
+  // __doc__, not a tp_doc: see RegisterNativeLoader.
+  cls.doc() = R"doc(
 bridgeimport's meta-path finder (importlib.abc.MetaPathFinder protocol).
 The process has one, `bridgeimport._native.finder`; bridgeimport.install()
-puts it at sys.meta_path[0].)doc")
-      .def("find_spec",
+puts it at sys.meta_path[0].)doc";
+  cls.def("find_spec",
            [](NativeFinder& f, py::object fullname, py::object path,
               py::object target) {
              PyObject* r = f.FindSpec(fullname.ptr(), path.ptr(), target.ptr());

@@ -521,11 +521,15 @@ void RegisterNativeLoader(py::module_& m) {
   m.def("bridge_states", &BridgeStates, py::arg("modules"), py::arg("check") = false,
         "Per module: None (not a bridge module), 'package' (mount package), "
         "'bridge', or with check=True 'changed'/'unchanged'.");
-  py::class_<NativeLoader>(m, "Loader", R"doc(
+  py::class_<NativeLoader> cls(m, "Loader");
+  // The docstring goes in __doc__, not through pybind11's tp_doc: pybind11
+  // 2.10 allocates tp_doc with PyObject_Malloc and CPython 3.13 frees it with
+  // PyMem_Free (gh-118909), a fatal error under PYTHONMALLOC=debug.
+  cls.doc() = R"doc(
 bridgeimport's loader for one bridge module (importlib.abc.Loader,
 InspectLoader, ExecutionLoader and ResourceLoader protocols). Created by the
-finder; one per module spec.)doc")
-      .def_property_readonly("name", &NativeLoader::name,
+finder; one per module spec.)doc";
+  cls.def_property_readonly("name", &NativeLoader::name,
                              "The module's fully qualified name.")
       .def_property_readonly("path", &NativeLoader::path,
                              "The source file, or None for a mount package.")

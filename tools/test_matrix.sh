@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Builds bridgeimport's wheel for each interpreter and runs the whole pytest
+# suite against it, installed in a fresh venv of that interpreter.
+#
+#   tools/test_matrix.sh [NAME...]     NAME: 3.9 .. 3.13 (pyenv) or debian
+#
+# With no NAME, every interpreter of the default list that exists is tested
+# (missing ones are listed as absent); a NAME given explicitly must exist.
+# Per interpreter, under build/matrix/NAME/: a copy of the sources (so each
+# interpreter keeps its own incremental CMake build), the wheel built by the
+# project's PEP 517 backend (tools/build_wheel.py says why not pip), a venv
+# holding only that wheel, and logs.
+# Debian's pure-Python setuptools, wheel and pytest serve every interpreter
+# from /usr/lib/python3/dist-packages (PYTHONPATH for the build, a .pth file
+# in the venv for the tests); CMake finds Debian's pybind11-dev.
+# Environment: JOBS (compile jobs, default 2), PYENV_ROOT.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT=$ROOT/build/matrix
+DIST=/usr/lib/python3/dist-packages
+PYENV_ROOT=${PYENV_ROOT:-$HOME/.pyenv}
+JOBS=${JOBS:-2}
+DEFAULT="3.9 3.10 3.11 3.12 3.13 debian"
+SOURCES="CMakeLists.txt setup.py pyproject.toml README.md finders loader python examples"
+
+interpreter() {  # NAME -> path of the interpreter, or nothing
+    case $1 in
+        debian) [ -x /usr/bin/python3 ] && echo /usr/bin/python3 ;;
+        *)  local d
+            for d in $(ls -d "$PYENV_ROOT/versions/$1".* 2>/dev/null | sort -V -r); do
+                [ -x "$d/bin/python$1" ] && { echo "$d/bin/python$1"; return; }
+            done
+            command -v "python$1" ;;
+    esac
+}
+
+run_one() {  # NAME PYTHON -> 0 if the wheel builds and pytest passes
+    local name=$1 py=$2 dir=$OUT/$1
+    mkdir -p "$dir/src"
+    # Fresh source copy, mtimes kept: CMake rebuilds only what changed.
+    (cd "$dir/src" && rm -rf finders loader python examples)
+    (cd "$ROOT" && cp -a $SOURCES "$dir/src/")
+    rm -rf "$dir/wheel"
+    echo "[$name] building the wheel with $py ($("$py" -c 'import sys; print(sys.version.split()[0])'))"
+    if ! PYTHONPATH=$DIST CMAKE_BUILD_PARALLEL_LEVEL=$JOBS "$py" "$ROOT/tools/build_wheel.py" \
+            "$dir/src" "$dir/wheel" > "$dir/build.log" 2>&1; then
+        tail -40 "$dir/build.log"
+        RESULTS+=("$name: wheel build FAILED (see build/matrix/$name/build.log)")
+        return 1
+    fi
+    local wheel
+    wheel=$(ls "$dir"/wheel/bridgeimport-*.whl)
+    rm -rf "$dir/venv"
+    # Debian's pytest comes from a .pth line, not PYTHONPATH: the venvs the
+    # start-up tests create must not inherit Debian's pip (3.11-only).
+    "$py" -m venv --system-site-packages --without-pip "$dir/venv" &&
+        "$py" -m pip --python "$dir/venv/bin/python" install --no-index --no-deps -q "$wheel" \
+            >> "$dir/build.log" 2>&1 &&
+        echo "$DIST" > "$("$dir/venv/bin/python" -c \
+            'import sysconfig; print(sysconfig.get_paths()["purelib"])')/debian_dist_packages.pth" || {
+        tail -20 "$dir/build.log"
+        RESULTS+=("$name: venv/install FAILED")
+        return 1
+    }
+    echo "[$name] pytest on $(basename "$wheel")"
+    local start=$SECONDS status
+    # Debian's pytest 7.2 uses ast.Str & co., deprecated since 3.12: not ours.
+    (cd "$ROOT/tests/python" && BRIDGEIMPORT_WHEEL=$wheel "$dir/venv/bin/python" -m pytest -q \
+        -p no:cacheprovider -W "ignore::DeprecationWarning:_pytest.assertion.rewrite") \
+        > "$dir/pytest.log" 2>&1
+    status=$?
+    local summary
+    summary=$(grep -E '^(=+ )?[0-9]+ (passed|failed)|error' "$dir/pytest.log" | tail -1)
+    if [ $status -ne 0 ]; then
+        tail -60 "$dir/pytest.log"
+        RESULTS+=("$name: pytest FAILED: $summary")
+        return 1
+    fi
+    grep '^SKIPPED' "$dir/pytest.log" | sed "s/^/[$name] /"
+    RESULTS+=("$name: ok: $summary ($((SECONDS - start)) s pytest)")
+}
+
+explicit=1
+names=("$@")
+if [ ${#names[@]} -eq 0 ]; then
+    explicit=0
+    read -r -a names <<< "$DEFAULT"
+fi
+RESULTS=()
+failed=0
+for name in "${names[@]}"; do
+    py=$(interpreter "$name")
+    if [ -z "$py" ]; then
+        if [ $explicit = 1 ]; then
+            RESULTS+=("$name: no interpreter found (pyenv $PYENV_ROOT/versions/$name.*, python$name)")
+            failed=1
+        else
+            RESULTS+=("$name: absent, not tested")
+        fi
+        continue
+    fi
+    start=$SECONDS
+    run_one "$name" "$py" || failed=1
+    RESULTS[-1]+=" [$((SECONDS - start)) s in all]"
+done
+echo "== test matrix =="
+printf '  %s\n' "${RESULTS[@]}"
+exit $failed
