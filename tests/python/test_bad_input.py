@@ -61,10 +61,21 @@ def keys() -> set:
     return set(sys.modules)
 
 
+def _others_can_run(executable: str) -> bool:
+    """True if a user with no special rights can execute ``executable``:
+    every directory on its real path and the file itself are o+x."""
+    path = Path(os.path.realpath(executable))
+    return all(p.stat().st_mode & 0o001 for p in [path, *path.parents])
+
+
 def run_child(code: str, env=None, unprivileged=False, timeout=60):
     """Runs code in a fresh interpreter; as uid 65534 if unprivileged and root."""
     preexec = None
     if unprivileged and os.geteuid() == 0:
+        if not _others_can_run(sys.executable):
+            pytest.skip(f"uid 65534 cannot run {os.path.realpath(sys.executable)} "
+                        "(an interpreter under a private home, e.g. pyenv in /root)")
+
         def preexec():
             os.setgroups([])
             os.setgid(65534)
@@ -585,7 +596,11 @@ def test_undecodable_source_fails_exactly_as_cpython(tmp_path, pkgname, kind):
         assert type(ours.value) is type(theirs.value)
         assert str(ours.value) == str(theirs.value).replace(str(stock / "m.py"), str(mnt / "m.py"))
         if isinstance(ours.value, SyntaxError):
-            assert ours.value.filename == str(mnt / "m.py")
+            # as CPython's own (3.13 gives no filename for a NUL byte)
+            expected = theirs.value.filename
+            if expected is not None:
+                expected = expected.replace(str(stock / "m.py"), str(mnt / "m.py"))
+            assert ours.value.filename == expected
         notes = getattr(ours.value, "__notes__", [])
         assert any(str(mnt / "m.py") in n and f"{pkgname}.m" in n for n in notes), notes
         assert keys() == before

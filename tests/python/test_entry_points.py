@@ -33,22 +33,35 @@ def age(site: Path) -> None:
 
 
 def write_plugin(root: Path, name: str, entry_points: dict, files: dict) -> Path:
-    """A source tree of distribution ``name`` with setup.py declaring
-    ``entry_points`` (group bridgeimport.mounts) and shipping ``files``."""
+    """A wheel of distribution ``name`` declaring ``entry_points`` (group
+    bridgeimport.mounts) and shipping ``files``. Written directly (a wheel is
+    a zip with a dist-info directory), so installing it needs no build
+    backend: the pyenv interpreters of the test matrix have no setuptools."""
+    import base64
+    import hashlib
+    import zipfile
+
     root.mkdir(parents=True)
-    packages = sorted({str(Path(rel).parent).replace("/", ".") for rel in files
-                       if rel.endswith(".py") and Path(rel).parent != Path(".")})
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    eps = [f"{k} = {v}" for k, v in entry_points.items()]
-    (root / "setup.py").write_text(textwrap.dedent(f"""\
-        from setuptools import setup
-        setup(name={name!r}, version="1.0", packages={packages!r},
-              entry_points={{"bridgeimport.mounts": {eps!r}}})
-        """))
-    return root
+    dist = name.replace("-", "_")
+    info = f"{dist}-1.0.dist-info"
+    contents = {rel: textwrap.dedent(text).encode() for rel, text in files.items()}
+    contents[f"{info}/METADATA"] = (f"Metadata-Version: 2.1\nName: {name}\n"
+                                    "Version: 1.0\n").encode()
+    contents[f"{info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: bridgeimport-tests\n"
+                                 b"Root-Is-Purelib: true\nTag: py3-none-any\n")
+    contents[f"{info}/entry_points.txt"] = ("[bridgeimport.mounts]\n" + "".join(
+        f"{k} = {v}\n" for k, v in entry_points.items())).encode()
+    record = []
+    for rel, data in contents.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+        record.append(f"{rel},sha256={digest.decode()},{len(data)}")
+    record.append(f"{info}/RECORD,,")
+    contents[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
+    wheel_path = root / f"{dist}-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel_path, "w") as zf:
+        for rel, data in contents.items():
+            zf.writestr(rel, data)
+    return wheel_path
 
 
 @pytest.fixture(scope="module")
