@@ -32,10 +32,13 @@ sanitize-asan-cpp: $(ASAN_BUILD)/.configured
 	    UBSAN_OPTIONS=$(SAN_UBSAN_OPTIONS) ctest --output-on-failure
 
 # The interpreter is not ASan-built, so the ASan runtime is preloaded into it
-# (and, through the environment, into every interpreter a test starts). CPython
+# (and, through the environment, into every interpreter a test starts), with
+# libstdc++ right after it: ASan looks up the real __cxa_throw when it starts,
+# and python3 does not link libstdc++, so without it the first C++ exception
+# thrown in _native stops ASan with "CHECK failed: real___cxa_throw". CPython
 # leaks by design at exit, so leak checking is off here (it is on for ctest).
 # The package runs from a copy of python/bridgeimport holding the sanitized
-# _native, first on PYTHONPATH. test_startup.py is left out: it installs a
+# _native (and the examples, as in the wheel), first on PYTHONPATH. test_startup.py is left out: it installs a
 # wheel into a fresh venv (pip and a wheel build under the preloaded runtime),
 # which exercises packaging, not native code the other tests do not reach.
 SAN_PKG := $(ASAN_BUILD)/pkg
@@ -43,9 +46,10 @@ SAN_REPORTS := $(CURDIR)/$(ASAN_BUILD)/reports
 sanitize-asan-py: sanitize-asan-cpp
 	rm -rf $(SAN_PKG) $(SAN_REPORTS) && mkdir -p $(SAN_PKG) $(SAN_REPORTS)
 	cp -r python/bridgeimport $(SAN_PKG)/
+	cp -r examples $(SAN_PKG)/bridgeimport/_examples  # as setup.py lays out the wheel
 	rm -f $(SAN_PKG)/bridgeimport/_native*.so && cp $(ASAN_BUILD)/_native*.so $(SAN_PKG)/bridgeimport/
 	cd tests/python && \
-	    LD_PRELOAD=$$($(CXX) -print-file-name=libasan.so) \
+	    LD_PRELOAD="$$($(CXX) -print-file-name=libasan.so) $$($(CXX) -print-file-name=libstdc++.so)" \
 	    ASAN_OPTIONS=$(SAN_ASAN_OPTIONS):detect_leaks=0:log_path=$(SAN_REPORTS)/asan \
 	    UBSAN_OPTIONS=$(SAN_UBSAN_OPTIONS):log_path=$(SAN_REPORTS)/ubsan \
 	    PYTHONPATH=$(CURDIR)/$(SAN_PKG) PYTHONMALLOC=malloc \
