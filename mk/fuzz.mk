@@ -9,11 +9,15 @@
 
 .PHONY: fuzz fuzz-build fuzz-run
 
-DEBIAN_PACKAGES += clang-14 libclang-rt-14-dev llvm-14
+FUZZ_BUILD := build/fuzz
+
+# clang and libFuzzer (llvm-14 for llvm-symbolizer): only for these targets,
+# so `make test` and `make demo` do not install a second compiler.
+FUZZ_PACKAGES := clang-14 libclang-rt-14-dev llvm-14
+$(FUZZ_BUILD)/.configured: DEBIAN_PACKAGES += $(FUZZ_PACKAGES)
 FUZZ_CXX ?= clang++-14
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS ?= module_name glob mount_resolve pyc_header
-FUZZ_BUILD := build/fuzz
 # -max_len keeps inputs small (names, globs and headers are short; the tree
 # description needs a few lines); -timeout catches a hang on one input.
 FUZZ_FLAGS ?= -max_len=1024 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
