@@ -276,6 +276,12 @@ Resolution MountTable::ResolveInDirectory(
 
 std::vector<std::string> MountTable::PackageDirectories(
     absl::string_view package, const Mount** mount) const {
+  // A mount's own package takes its children from the mount, as Resolve()
+  // does, even when an enclosing mount serves the package itself.
+  if (const Mount* own = FindMount(package)) {
+    *mount = own;
+    return own->directories_;
+  }
   Resolution r = Resolve(package);
   if (r.kind == Resolution::Kind::kPackage) {
     *mount = r.mount;

@@ -46,7 +46,16 @@ namespace py = pybind11;
 
 // Runs `f`, a call into Python that may drop the GIL, and parks the thread if
 // it is ended meanwhile (see above).
+//
+// UBSan is off for this one frame: libstdc++ delivers the forced unwind to
+// `catch (abi::__forced_unwind&)` as a reference bound to a null pointer,
+// which UBSan reports ("reference binding to null pointer of type
+// '__forced_unwind'") although that is glibc's documented idiom. `f` is a
+// function of its own and stays instrumented.
 template <typename F>
+#if defined(__GLIBCXX__)
+__attribute__((no_sanitize("undefined")))
+#endif
 decltype(auto) ParkIfEndedAtExit(F&& f) {
 #if defined(__GLIBCXX__)
   try {

@@ -70,6 +70,47 @@ def _valid_package(name: object) -> bool:
         part.isidentifier() for part in name.split("."))
 
 
+class _ImportOnAccess:
+    """A package's module ``__getattr__`` (PEP 562) while submodules of it
+    are retired: reading ``package.child`` when the attribute is gone imports
+    the child (afresh, or the old one if it is not retired yet) instead of
+    raising AttributeError.
+
+    Retiring removes the attribute so that ``from package import child``
+    imports afresh; but another thread's ``from package import child`` may
+    have seen the attribute (in ``_handle_fromlist``) an instant before and
+    read it an instant after: without this it fails with "cannot import name".
+    It also keeps ``package.child.f()`` working in code that holds the package
+    when the transaction's body never imported the child."""
+
+    def __init__(self, parent: ModuleType, previous) -> None:
+        self.parent = parent
+        self.package = parent.__name__
+        self.previous = previous  # the package's own __getattr__, if any
+        self.children: Set[str] = set()
+
+    def __call__(self, attr: str):
+        if attr in self.children:
+            child = importlib.import_module(f"{self.package}.{attr}")
+            self.release(only_when_done=True)
+            return child
+        if self.previous is not None:
+            return self.previous(attr)
+        raise AttributeError(f"module {self.package!r} has no attribute {attr!r}")
+
+    def release(self, only_when_done: bool) -> None:
+        """Puts the package's own __getattr__ back: always, or once every
+        retired child is imported again."""
+        if only_when_done and not all(
+                f"{self.package}.{c}" in sys.modules for c in self.children):
+            return
+        if vars(self.parent).get("__getattr__") is self:
+            if self.previous is None:
+                del self.parent.__getattr__
+            else:
+                self.parent.__getattr__ = self.previous
+
+
 class Transaction:
     """One reload transaction; also its report.
 
@@ -116,6 +157,8 @@ class Transaction:
         self._before: Dict[str, ModuleType] = {}
         self._ordinary: Set[str] = set()  # candidates CPython's loaders loaded
         self._parent_attrs: List[Tuple[ModuleType, str, ModuleType]] = []
+        # id(package) -> (its hook, the children this transaction added)
+        self._hooks: Dict[int, Tuple["_ImportOnAccess", Set[str]]] = {}
         self._records: dict = {}
         self._serial = 0
         self._begin_ns = 0
@@ -244,28 +287,55 @@ class Transaction:
                     break
         return found
 
+    def _import_on_access(self, parent: ModuleType) -> "_ImportOnAccess":
+        hook = vars(parent).get("__getattr__")
+        if not isinstance(hook, _ImportOnAccess):
+            hook = _ImportOnAccess(parent, hook)
+            parent.__getattr__ = hook
+        self._hooks.setdefault(id(parent), (hook, set()))
+        return hook
+
+    def _remove_hooks(self, only_when_done: bool) -> None:
+        """Ends this transaction's part in the packages' __getattr__ hooks. A
+        rollback withdraws the children it retired; a hook comes off once no
+        retired child of its package is missing from sys.modules (the others
+        keep importing on first access and take themselves off when done)."""
+        for hook, added in self._hooks.values():
+            if not only_when_done:  # children an earlier transaction retired stay
+                hook.children -= added
+            hook.release(only_when_done=bool(hook.children))
+        self._hooks.clear()
+
     def _retire(self, name: str, module: ModuleType, chosen: Set[str]) -> None:
         # The module's import lock: an import of it in flight on another
         # thread finishes first (CPython's _load_unlocked would fail if the
         # entry vanished under it). One lock at a time: no lock-order cycle.
+        parent_name, _, child = name.rpartition(".")
+        parent = sys.modules.get(parent_name) if parent_name else None
+        if parent_name in chosen:
+            parent = None  # retired too: the old package object stays as it was
         with _bootstrap._ModuleLockManager(name):
             if sys.modules.get(name) is not module:
                 return  # replaced or removed meanwhile: not ours to retire
             if getattr(getattr(module, "__spec__", None), "_initializing", False):
                 self.kept.append(name)  # being imported by this very thread
                 return
+            if parent is not None:
+                # Before the entry goes: from now on a read of parent.child
+                # that finds no attribute imports the child (see _ImportOnAccess).
+                hook = self._import_on_access(parent)
+                if child not in hook.children:
+                    hook.children.add(child)
+                    self._hooks[id(parent)][1].add(child)
             del sys.modules[name]
             self._retired_modules[name] = module
-        parent_name, _, child = name.rpartition(".")
-        parent = sys.modules.get(parent_name) if parent_name else None
-        if parent is not None and parent_name not in chosen:
-            # Else `from parent import child` would hand back the old module.
-            if getattr(parent, child, None) is module:
-                try:
-                    delattr(parent, child)
-                    self._parent_attrs.append((parent, child, module))
-                except (AttributeError, TypeError):
-                    pass
+        # Else `from parent import child` would hand back the old module.
+        if parent is not None and vars(parent).get(child) is module:
+            try:
+                delattr(parent, child)
+                self._parent_attrs.append((parent, child, module))
+            except (AttributeError, TypeError):
+                pass
         path = getattr(module, "__file__", None)
         if isinstance(path, str):
             linecache.cache.pop(path, None)
@@ -280,6 +350,7 @@ class Transaction:
         ``keep_retired`` committed ones (or while you hold it)."""
         self._require_active("commit")
         try:
+            self._remove_hooks(only_when_done=True)
             self._report()
             for name in self.reloaded + self.loaded:
                 module = sys.modules.get(name)
@@ -375,7 +446,8 @@ class Transaction:
                 except (AttributeError, TypeError):
                     pass
         # 2. Put the retired modules back, parents first, then the parent
-        #    attributes that retiring removed.
+        #    attributes that retiring removed, and the packages' own
+        #    __getattr__.
         for name in sorted(self._retired_modules, key=lambda n: (n.count("."), n)):
             with _bootstrap._ModuleLockManager(name):
                 sys.modules[name] = self._retired_modules[name]
@@ -384,6 +456,7 @@ class Transaction:
                 setattr(parent, child, module)
             except (AttributeError, TypeError):
                 pass
+        self._remove_hooks(only_when_done=False)
         # 3. The dependency records of the old generation.
         records = dict(self._records)
         for name in new_names:

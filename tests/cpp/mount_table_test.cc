@@ -489,6 +489,24 @@ TEST_F(MountTableTest, EnclosingMountsRealSubpackageWinsOverInnerPrefix) {
   EXPECT_EQ(r.file, Path("c/leaf.py"));
 }
 
+TEST_F(MountTableTest, InnerMountListsTheChildrenItResolves) {
+  // Found by fuzz/fuzz_mount_resolve: a.b.c listed a/b/c's modules, which
+  // resolve to nothing, and not the inner mount's, which do.
+  WriteFile("a/b/__init__.py");
+  WriteFile("a/b/c/__init__.py");
+  WriteFile("a/b/c/outer_only.py");
+  WriteFile("c/leaf.py");
+  auto table = MustBuild(
+      {Config("a", {Path("a")}), Config("a.b.c", {Path("c")})});
+  ASSERT_NE(table, nullptr);
+
+  EXPECT_EQ(table->Resolve("a.b.c.outer_only").kind, Kind::kNotFound);
+  std::vector<ChildModule> children = table->ListChildren("a.b.c");
+  ASSERT_EQ(Names(children), std::vector<std::string>{"leaf"});
+  EXPECT_EQ(children[0].file, table->Resolve("a.b.c.leaf").file);
+  EXPECT_EQ(Names(table->ListChildren("a.b")), std::vector<std::string>{"c"});
+}
+
 // ---------------------------------------------------------------------------
 // Symlinks
 

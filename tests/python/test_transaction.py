@@ -106,12 +106,19 @@ def test_mode_all_retires_every_module_and_reimports_lazily(app):
     with bi.transaction(p, mode="all") as tx:
         # retired and not imported yet: gone, and not an attribute of the package
         assert f"{p}.sibling" not in sys.modules
-        assert not hasattr(sys.modules[p], "sibling")
+        assert "sibling" not in vars(sys.modules[p])
         importlib.import_module(f"{p}.helper")
     assert tx.retired == sorted(f"{p}.{m}" for m in before)
     assert tx.reloaded == [f"{p}.core", f"{p}.helper"]  # only what the body imported
-    assert f"{p}.sibling" not in sys.modules  # lazily: imported on next use
-    assert importlib.import_module(f"{p}.sibling") is not before["sibling"]
+    assert f"{p}.sibling" not in sys.modules  # lazily: imported on next use...
+    pkg = sys.modules[p]
+    fresh = pkg.sibling  # ...including through the package attribute
+    assert fresh is sys.modules[f"{p}.sibling"] and fresh is not before["sibling"]
+    assert importlib.import_module(f"{p}.sibling") is fresh
+    with bi.transaction(p, mode="all"):
+        pass
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        pkg.nothing
     assert p not in tx.retired and p in tx.kept  # the mount package has no code
 
 
@@ -387,3 +394,27 @@ def test_bridge_depending_on_an_ordinary_module(tree, pkgname, monkeypatch):
         assert importlib.import_module(f"{p}.uses").LEVEL == 2
     assert f"{lib}.conf" in tx.retired and f"{p}.uses" in tx.retired
     assert f"{p}.free" not in tx.retired
+
+
+def test_a_package_getattr_of_its_own_is_kept_and_restored(tree, pkgname):
+    p = pkgname
+    d = tree({"pkg/__init__.py": "def __getattr__(name):\n    return 'dynamic:' + name\n",
+              "pkg/leaf.py": "L = 1\n"})
+    bi.mount(p, d)
+    pkg = importlib.import_module(f"{p}.pkg")
+    importlib.import_module(f"{p}.pkg.leaf")
+    own = vars(pkg)["__getattr__"]
+    (d / "pkg/leaf.py").write_text("L = 2\n")
+    with pytest.raises(RuntimeError):
+        with bi.transaction(f"{p}.pkg.leaf"):
+            assert pkg.other == "dynamic:other"   # theirs still answers
+            assert pkg.leaf.L == 2                # ours imports the retired child
+            raise RuntimeError("roll back")
+    assert vars(pkg)["__getattr__"] is own and pkg.leaf.L == 1
+    with bi.transaction(f"{p}.pkg.leaf"):
+        pass
+    assert vars(pkg)["__getattr__"] is not own  # leaf retired, not imported yet
+    assert pkg.leaf.L == 2
+    with bi.transaction(f"{p}.pkg.leaf"):
+        importlib.import_module(f"{p}.pkg.leaf")
+    assert vars(pkg)["__getattr__"] is own  # every retired child is back
