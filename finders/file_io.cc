@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "finders/scoped_fd.h"
 
 namespace bridgeimport {
 namespace {
@@ -24,26 +25,6 @@ absl::Status ErrnoStatus(int err, absl::string_view what, absl::string_view path
     return absl::PermissionDeniedError(message);
   return absl::UnavailableError(message);
 }
-
-// Closes a descriptor on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_;
-};
 
 FileStat StatOf(const struct stat& st) {
   FileStat out;
@@ -120,7 +101,7 @@ absl::StatusOr<FileStat> StatFile(const std::string& path, bool no_follow,
                                   const std::vector<std::string>* within) {
   struct stat st;
   if (within != nullptr && !within->empty()) {
-    Fd fd(open(path.c_str(), OpenFlags(no_follow)));
+    ScopedFd fd(open(path.c_str(), OpenFlags(no_follow)));
     if (fd.get() < 0) return ErrnoStatus(errno, "cannot open", path);
     if (fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, "cannot stat", path);
     if (absl::Status s = CheckWithin(fd.get(), path, within); !s.ok()) return s;
@@ -135,7 +116,7 @@ absl::StatusOr<FileStat> StatFile(const std::string& path, bool no_follow,
 absl::StatusOr<FileContents> ReadWholeFile(const std::string& path,
                                            bool no_follow,
                                            const std::vector<std::string>* within) {
-  Fd fd(open(path.c_str(), OpenFlags(no_follow)));
+  ScopedFd fd(open(path.c_str(), OpenFlags(no_follow)));
   if (fd.get() < 0) return ErrnoStatus(errno, "cannot open", path);
   if (absl::Status s = CheckWithin(fd.get(), path, within); !s.ok()) return s;
   struct stat st;
@@ -177,7 +158,7 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view data,
   static std::atomic<uint64_t> counter{0};
   std::string temp = absl::StrCat(path, ".", getpid(), ".", counter.fetch_add(1),
                                   ".", WallClockNanos() % 1000000, ".tmp");
-  Fd fd(open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0666));
+  ScopedFd fd(open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0666));
   if (fd.get() < 0) return ErrnoStatus(errno, "cannot create", temp);
   size_t done = 0;
   while (done < data.size()) {

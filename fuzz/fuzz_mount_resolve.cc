@@ -43,6 +43,7 @@
 #include "finders/dir_cache.h"
 #include "finders/module_name.h"
 #include "finders/mount_table.h"
+#include "finders/scoped_fd.h"
 #include "fuzz/fuzz_util.h"
 
 namespace {
@@ -64,25 +65,6 @@ void RemoveRoot() {
   if (!Root().empty()) std::filesystem::remove_all(Root(), ec);
 }
 
-// Owns a descriptor.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  void reset(int fd) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_;
-};
-
 // Splits a tree path; false if any component is "", "." or "..".
 bool SplitTreePath(absl::string_view path, std::vector<std::string>* parts) {
   for (absl::string_view p : absl::StrSplit(path, '/')) {
@@ -96,7 +78,7 @@ bool SplitTreePath(absl::string_view path, std::vector<std::string>* parts) {
 // Opens the directory holding the last component, creating missing
 // directories, never following a symlink. -1 if that fails.
 int OpenParent(const std::vector<std::string>& parts) {
-  Fd dir(open(Tree().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
+  ScopedFd dir(open(Tree().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
   for (size_t k = 0; k + 1 < parts.size() && dir.get() >= 0; ++k) {
     mkdirat(dir.get(), parts[k].c_str(), 0755);
     dir.reset(openat(dir.get(), parts[k].c_str(),
@@ -113,11 +95,11 @@ int OpenParent(const std::vector<std::string>& parts) {
 void MakeEntry(char op, absl::string_view path, absl::string_view target) {
   std::vector<std::string> parts;
   if (!SplitTreePath(path, &parts)) return;
-  Fd parent(OpenParent(parts));
+  ScopedFd parent(OpenParent(parts));
   if (parent.get() < 0) return;
   const char* name = parts.back().c_str();
   if (op == 'f') {
-    Fd file(openat(parent.get(), name,
+    ScopedFd file(openat(parent.get(), name,
                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644));
   } else if (op == 'd') {
     mkdirat(parent.get(), name, 0755);
