@@ -1,6 +1,7 @@
 # make cpython-import-tests: CPython's own import-related regression tests,
-# run twice in one venv holding only the wheel: without bridgeimport active,
-# then with bridgeimport.pth mounting a probe directory (BRIDGEIMPORT_PATH).
+# run twice in one venv holding only the wheel: without bridgeimport active
+# (BRIDGEIMPORT_DISABLE=1: the .pth line then imports nothing), then with
+# bridgeimport.pth mounting a probe directory (BRIDGEIMPORT_PATH).
 # The two runs must pass, fail and skip the same test cases, else the target
 # fails and prints the differences (tools/regrtest_compare.py). Each run first
 # checks, in the process that runs the tests and in child interpreters, that
@@ -23,7 +24,7 @@ cpython-import-tests: wheel
 	$(SYSTEM_PYTHON) -m venv --without-pip $(CPT_DIR)/venv
 	$(PY) -m pip --python $(CPT_PY) install --no-index --no-deps --quiet $(WHEEL_DIR)/bridgeimport-*.whl
 	printf 'MOUNTED = True\n' > $(CPT_DIR)/bridges/probe.py
-	$(CPT_ENV) $(CPT_PY) tools/regrtest_checked.py --expect-no-hook \
+	$(CPT_ENV) BRIDGEIMPORT_DISABLE=1 $(CPT_PY) tools/regrtest_checked.py --expect-no-hook \
 	    --out $(CURDIR)/$(CPT_DIR)/without $(CPYTHON_TESTS) > $(CPT_DIR)/without.log 2>&1 \
 	    || { tail -30 $(CPT_DIR)/without.log; exit 1; }
 	$(CPT_ENV) BRIDGEIMPORT_PATH=bi_cpython_probe=$(CURDIR)/$(CPT_DIR)/bridges \

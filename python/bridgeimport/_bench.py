@@ -246,8 +246,10 @@ def main(argv=None) -> int:
     def row(figure, ours, stock, unit, ratio, target):
         rows.append({"figure": figure, "bridgeimport": ours, "stock": stock, "unit": unit,
                      "ratio": ratio, "target": target})
-        print(f"  {figure:<58} {ours:>10.3f} {stock if stock is not None else float('nan'):>10.3f}"
-              f" {unit:<4} {ratio:>7.2f}x  (target {target})", flush=True)
+        stock_text = f"{stock:>10.3f}" if stock is not None else f"{'-':>10}"
+        ratio_text = f"{ratio:>7.2f}x" if ratio is not None else f"{'-':>8}"
+        print(f"  {figure:<58} {ours:>10.3f} {stock_text} {unit:<4} {ratio_text}"
+              f"  (target {target})", flush=True)
 
     print(f"bridgeimport benchmarks: Python {platform.python_version()} at {sys.executable}")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
@@ -257,7 +259,7 @@ def main(argv=None) -> int:
 
     if args.pth_only:
         for figure, value, unit, target in pth_cost(args.reps):
-            row(figure, value, None, unit, value if unit == "ms" else float("nan"), target)
+            row(figure, value, None, unit, None, target)
         return 0
 
     native_ns, python_ns = miss_cost()
@@ -309,11 +311,11 @@ def main(argv=None) -> int:
                 shutil.rmtree(pkg)
 
         for figure, value, unit, target in pth_cost(args.reps):
-            row(figure, value, None, unit, value if unit == "ms" else float("nan"), target)
+            row(figure, value, None, unit, None, target)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print("ratio: time rows are bridgeimport/stock (lower is better); 'faster' rows are "
-          "stock/bridgeimport (higher is better); .pth rows show the cost in ms")
+          "stock/bridgeimport (higher is better); rows without a stock figure are costs")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0
