@@ -190,7 +190,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   mkdir(o.c_str(), 0755);
   mkdir((o + "/pkg").c_str(), 0755);
   for (const char* f : {"/ext.py", "/pkg/__init__.py", "/pkg/inner.py"})
-    Fd(open((o + f).c_str(), O_WRONLY | O_CREAT, 0644));
+    ScopedFd(open((o + f).c_str(), O_WRONLY | O_CREAT, 0644));
   return 0;
 }
 
