@@ -318,17 +318,19 @@ def test_ordinary_module_stale_pyc_is_not_used(ordinary, monkeypatch):
 
 # -- threads ------------------------------------------------------------------
 
-def test_transactions_against_concurrent_imports(tree, pkgname):
+def test_transactions_against_concurrent_imports(tree, pkgname, monkeypatch):
     p = pkgname
     n = 12
-    files = {f"m{i}.py": f"from {p} import counter\ncounter.hit(__name__)\nV = {i}\n"
+    runs = []  # (name, module object) per execution, kept outside the package
+    monkeypatch.setattr(sys, "_bt_transaction_runs", runs, raising=False)
+    files = {f"m{i}.py": (f"from {p} import counter\nimport sys\n"
+                          "sys._bt_transaction_runs.append((__name__, sys.modules[__name__]))\n"
+                          f"V = {i}\n")
              for i in range(n)}
-    files["counter.py"] = ("import collections, threading\n"
-                           "runs = collections.Counter()\n_lock = threading.Lock()\n"
-                           "def hit(name):\n    with _lock:\n        runs[name] += 1\n")
+    files["counter.py"] = "X = 0\n"
     d = tree(files)
     bi.mount(p, d)
-    counter = importlib.import_module(f"{p}.counter")
+    importlib.import_module(f"{p}.counter")
     errors = []
     stop = threading.Event()
 
@@ -356,13 +358,13 @@ def test_transactions_against_concurrent_imports(tree, pkgname):
         for t in threads:
             t.join()
     assert errors == []
-    # counter itself is retired each round: every generation's counter saw
-    # each module execute at most once.
-    current = sys.modules.get(f"{p}.counter") or importlib.import_module(f"{p}.counter")
-    assert all(v == 1 for v in current.runs.values()), current.runs
-    assert all(v == 1 for v in counter.runs.values()), counter.runs
+    # Every execution made a module object of its own: no module object's
+    # code ran twice (two threads, or a transaction and an importer).
+    assert len({(name, id(module)) for name, module in runs}) == len(runs)
+    assert len(runs) >= n  # and the modules did run, round after round
     for i in range(n):
-        assert importlib.import_module(f"{p}.m{i}").V == i
+        m = importlib.import_module(f"{p}.m{i}")
+        assert m.V == i and any(module is m for _, module in runs)
 
 
 def test_import_error_from_fresh_code_rolls_back(app):
