@@ -170,6 +170,11 @@ class Transaction:
     def _selects(self, name: str) -> bool:
         return name in self._package_set or name.startswith(self._prefixes)
 
+    def _selected_modules(self) -> Dict[str, ModuleType]:
+        """The sys.modules entries under the packages, in sys.modules order."""
+        return {k: m for k, m in list(sys.modules.items())
+                if isinstance(k, str) and self._selects(k)}
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self._selects(name)
 
@@ -204,8 +209,7 @@ class Transaction:
         self._begin_ns = time.time_ns()
         self._serial = _native.execution_serial()
         self.state = "active"
-        self._before = {k: m for k, m in list(sys.modules.items())
-                        if isinstance(k, str) and self._selects(k)}
+        self._before = self._selected_modules()
         names = list(self._before)
         check = self.mode == "changed"
         states = _native.bridge_states([self._before[n] for n in names], check)
@@ -383,8 +387,7 @@ class Transaction:
 
     def _report(self) -> None:
         runs = _native.executions_since(self._serial)
-        loaded_now = {k: m for k, m in list(sys.modules.items())
-                      if isinstance(k, str) and self._selects(k)}
+        loaded_now = self._selected_modules()
         fresh = [n for n, m in loaded_now.items() if self._before.get(n) is not m]
         self.reloaded = sorted(n for n in fresh if n in self._retired_modules)
         self.loaded = sorted(n for n in fresh if n not in self._retired_modules)
@@ -393,10 +396,7 @@ class Transaction:
         failed.update(self._failed_ordinary(loaded_now))
         self.failed = sorted(failed)
         self.timings = {}
-        for name in fresh:
-            run = runs.get(name)
-            self.timings[name] = run["last_seconds"] if run else None
-        for name in self.failed:
+        for name in (*fresh, *self.failed):
             run = runs.get(name)
             self.timings[name] = run["last_seconds"] if run else None
 
@@ -427,10 +427,8 @@ class Transaction:
     def _restore(self) -> None:
         # 1. Remove what was loaded under the packages since begin(), newest
         #    first, with its parent attribute.
-        current = [(k, m) for k, m in list(sys.modules.items())
-                   if isinstance(k, str) and self._selects(k)]
         new_names = []
-        for name, module in reversed(current):
+        for name, module in reversed(self._selected_modules().items()):
             if self._before.get(name) is module:
                 continue
             with _bootstrap._ModuleLockManager(name):
