@@ -102,7 +102,7 @@ std::shared_ptr<const Listing> DirCache::Read(const std::string& dir) const {
 std::shared_ptr<const Listing> DirCache::Get(const std::string& dir) {
   std::shared_ptr<const Listing> cached;
   {
-    MutexLock lock(&mu_);
+    absl::MutexLock lock(mu_);
     auto it = listings_.find(dir);
     if (it != listings_.end()) cached = it->second;
   }
@@ -116,19 +116,19 @@ std::shared_ptr<const Listing> DirCache::Get(const std::string& dir) {
       return cached;
   }
   std::shared_ptr<const Listing> fresh = Read(dir);
-  MutexLock lock(&mu_);
+  absl::MutexLock lock(mu_);
   ++reads_;
   listings_[dir] = fresh;
   return fresh;
 }
 
 void DirCache::InvalidateAll() {
-  MutexLock lock(&mu_);
+  absl::MutexLock lock(mu_);
   listings_.clear();
 }
 
 uint64_t DirCache::reads() const {
-  MutexLock lock(&mu_);
+  absl::MutexLock lock(mu_);
   return reads_;
 }
 

@@ -28,7 +28,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
-#include "finders/lock.h"
+#include "absl/synchronization/mutex.h"
 
 namespace bridgeimport {
 
@@ -79,7 +79,7 @@ class DirCache {
  private:
   std::shared_ptr<const Listing> Read(const std::string& dir) const;
 
-  mutable Mutex mu_;  // finders/lock.h: absl::Mutex but in the TSan build
+  mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<const Listing>> listings_
       ABSL_GUARDED_BY(mu_);
   uint64_t reads_ ABSL_GUARDED_BY(mu_) = 0;

@@ -22,8 +22,8 @@ struct LoggerState {
 };
 
 LoggerState& State() {
-  static NoDestructor<LoggerState> state;  // never destroyed, see above
-  return state.get();
+  static absl::NoDestructor<LoggerState> state;  // never destroyed, see above
+  return *state;
 }
 
 // Saves the pending exception (if any) and puts it back on scope exit.

@@ -48,8 +48,8 @@ struct HookState {
   bool stranded = false;
 };
 HookState& Hook() {
-  static NoDestructor<HookState> state;  // valid through finalisation
-  return state.get();
+  static absl::NoDestructor<HookState> state;  // valid through finalisation
+  return *state;
 }
 
 struct ExecStats {

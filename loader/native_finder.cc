@@ -453,8 +453,8 @@ namespace {
 // Stock importlib has that race too; a kept lock takes bridge loads out of it.
 // Never destroyed: finalisation must not free a lock a parked thread holds.
 py::dict& KeptLocks() {
-  static NoDestructor<py::dict> locks;
-  return locks.get();
+  static absl::NoDestructor<py::dict> locks;
+  return *locks;
 }
 
 // The import system's lock for `name`: the kept one while importlib's

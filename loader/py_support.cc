@@ -14,8 +14,10 @@ namespace bridgeimport {
 namespace {
 
 PyRefs& MutableRefs() {
-  static NoDestructor<PyRefs> refs;  // see NoDestructor
-  return refs.get();
+  // Never destroyed: imports still happen during finalisation (atexit
+  // handlers, daemon threads), and no Py_DECREF may run once it is over.
+  static absl::NoDestructor<PyRefs> refs;
+  return *refs;
 }
 
 py::object NewException(py::module_& m, const char* name, const char* doc,

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/no_destructor.h"
 #include "finders/file_io.h"
 
 namespace bridgeimport {
@@ -103,21 +104,6 @@ class GilOwner {
 
  private:
   PyThreadState* tstate_;
-};
-
-// A value constructed on first use and never destroyed (absl::NoDestructor,
-// which Debian's abseil 20220623 predates). For the few objects holding
-// Python references that must outlive the interpreter's finalisation:
-// imports still happen then (atexit handlers, daemon threads), and no
-// Py_DECREF may run once it is over.
-template <typename T>
-class NoDestructor {
- public:
-  NoDestructor() { new (storage_) T(); }
-  T& get() { return *std::launder(reinterpret_cast<T*>(storage_)); }
-
- private:
-  alignas(T) unsigned char storage_[sizeof(T)];
 };
 
 struct PyRefs {
