@@ -1,21 +1,33 @@
 # bridgeimport: the two commands a new user needs.
 #   make demo   set everything up, then run the walk-through on examples/
 #   make test   set everything up, then run the C++ (ctest) and Python (pytest) tests
-# Both install missing Debian packages with apt-get (as root, or through sudo).
+# Both install what is missing: Debian packages with apt-get (as root, or
+# through sudo), the pinned Python build tools from PyPI into .venv, and the
+# pinned abseil source (deps/sources.lock) into the cache outside the clone.
 
 SHELL := /bin/bash
-DEBIAN_PACKAGES := cmake g++ make pybind11-dev python3-pybind11 libabsl-dev \
-  libgtest-dev libbenchmark-dev python3-dev python3-venv python3-pytest \
-  python3-setuptools python3-wheel python3-pip
+DEBIAN_PACKAGES := g++ make ccache libgtest-dev libbenchmark-dev python3-dev \
+  python3-venv python3-pytest python3-setuptools python3-wheel python3-pip binutils
 SYSTEM_PYTHON := /usr/bin/python3
 VENV := .venv
 PY := $(VENV)/bin/python
+CMAKE := $(VENV)/bin/cmake
 CMAKE_BUILD := build/cmake
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := build/.installed
+# ccache, when present, makes the many CMake build trees (tests, wheel,
+# sanitizers, matrix) compile the same abseil files once.
+export CMAKE_CXX_COMPILER_LAUNCHER := $(shell command -v ccache 2>/dev/null)
 
-.PHONY: demo test deps venv install wheel cpp-test py-test bench bench-core clean
+# The pinned abseil tarball, fetched and verified by tools/fetch_sources.py;
+# cmake/abseil.cmake reads this variable.
+export BRIDGEIMPORT_ABSEIL_ARCHIVE := $(shell $(SYSTEM_PYTHON) tools/fetch_sources.py --path abseil 2>/dev/null)
+# The build requirements pyproject.toml pins, and the tools only the
+# Makefile and tests use (deps/dev-requirements.txt).
+BUILD_REQUIRES := $(shell $(SYSTEM_PYTHON) -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))' 2>/dev/null)
+
+.PHONY: demo test deps sources venv install wheel cpp-test py-test bench bench-core clean
 
 demo: install
 	$(PY) -m bridgeimport demo
@@ -31,18 +43,33 @@ deps:
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
+# Verifies the cached file on every run (a sha256 of 2 MB), fetches it if missing.
+sources: deps
+	@$(SYSTEM_PYTHON) tools/fetch_sources.py abseil >/dev/null
+
 $(PY): | deps
 	$(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
 
-venv: deps $(PY)
+$(VENV)/.tools: pyproject.toml deps/dev-requirements.txt | $(PY)
+	$(PY) -m pip install --quiet $(BUILD_REQUIRES) -r deps/dev-requirements.txt
+	touch $@
+
+venv: deps $(PY) $(VENV)/.tools
 
 # The wheel is rebuilt whenever a source file is newer; .venv gets that very
 # wheel, and the .pth tests install it again into a fresh venv.
-SOURCES := $(shell find finders loader python examples -type f -not -path '*/__pycache__/*' 2>/dev/null) CMakeLists.txt setup.py pyproject.toml
+SOURCES := $(shell find finders loader python examples -type f -not -path '*/__pycache__/*' 2>/dev/null) \
+  CMakeLists.txt setup.py pyproject.toml MANIFEST.in $(wildcard cmake/*.cmake) deps/sources.lock
 WHEEL_DIR := build/wheel
-$(WHEEL_DIR)/.built: $(SOURCES) | venv
-	rm -rf $(WHEEL_DIR) && mkdir -p $(WHEEL_DIR)
-	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PY) -m pip wheel --no-build-isolation --no-deps --quiet -w $(WHEEL_DIR) .
+# pip builds a linux_x86_64 wheel; auditwheel repair gives it the manylinux
+# tag its symbol versions allow (it grafts nothing: _native needs only libc,
+# libm, libstdc++ and libgcc_s), and the wheel in $(WHEEL_DIR) is its output.
+$(WHEEL_DIR)/.built: $(SOURCES) | venv sources
+	rm -rf $(WHEEL_DIR) build/plain-wheel && mkdir -p $(WHEEL_DIR) build/plain-wheel
+	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PY) -m pip wheel --no-build-isolation --no-deps --quiet -w build/plain-wheel .
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m auditwheel --verbose repair --only-plat --plat auto \
+	    -w $(WHEEL_DIR) build/plain-wheel/bridgeimport-*.whl > build/plain-wheel/auditwheel.log 2>&1 \
+	    || { cat build/plain-wheel/auditwheel.log; exit 1; }
 	touch $@
 
 $(STAMP): $(WHEEL_DIR)/.built
@@ -52,9 +79,9 @@ $(STAMP): $(WHEEL_DIR)/.built
 wheel: deps venv $(WHEEL_DIR)/.built
 install: deps venv $(STAMP)
 
-cpp-test: deps
-	cmake -S . -B $(CMAKE_BUILD) -DBRIDGEIMPORT_BUILD_EXTENSION=OFF -DBRIDGEIMPORT_BUILD_TESTS=ON >/dev/null
-	cmake --build $(CMAKE_BUILD) --parallel $(JOBS)
+cpp-test: venv | sources
+	$(CMAKE) -S . -B $(CMAKE_BUILD) -DBRIDGEIMPORT_BUILD_EXTENSION=OFF -DBRIDGEIMPORT_BUILD_TESTS=ON >/dev/null
+	$(CMAKE) --build $(CMAKE_BUILD) --parallel $(JOBS)
 	cd $(CMAKE_BUILD) && ctest --output-on-failure
 
 py-test: install
@@ -66,9 +93,9 @@ bench: install
 	$(PY) benchmarks/bench_imports.py $(BENCH_ARGS)
 	$(PY) benchmarks/bench_transaction.py $(BENCH_TX_ARGS)
 
-bench-core: deps
-	cmake -S . -B build/bench -DBRIDGEIMPORT_BUILD_EXTENSION=OFF -DBRIDGEIMPORT_BUILD_TESTS=OFF -DBRIDGEIMPORT_BUILD_BENCHMARKS=ON >/dev/null
-	cmake --build build/bench --parallel $(JOBS) --target core_bench
+bench-core: venv | sources
+	$(CMAKE) -S . -B build/bench -DBRIDGEIMPORT_BUILD_EXTENSION=OFF -DBRIDGEIMPORT_BUILD_TESTS=OFF -DBRIDGEIMPORT_BUILD_BENCHMARKS=ON >/dev/null
+	$(CMAKE) --build build/bench --parallel $(JOBS) --target core_bench
 	build/bench/core_bench
 
 clean:

@@ -5,7 +5,8 @@ bridgeimport._native, bridgeimport.pth and bridgeimport.start (PEP 829, Python
 
 Follows pybind11's cmake_example: a CMakeExtension whose build_ext runs CMake.
 Environment knobs: CMAKE_BUILD_PARALLEL_LEVEL (jobs), BRIDGEIMPORT_CMAKE_ARGS
-(extra -D options, space separated).
+(extra -D options, space separated), BRIDGEIMPORT_ABSEIL_ARCHIVE (a local copy
+of the pinned abseil tarball; see cmake/abseil.cmake).
 """
 
 import os
@@ -19,6 +20,17 @@ from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
+
+
+def _cmake_program() -> str:
+    """The cmake of the pinned build requirement (PyPI's cmake package) when
+    it is installed, whether or not its bin directory is on PATH; else the
+    one on PATH."""
+    try:
+        import cmake
+    except ImportError:
+        return "cmake"
+    return os.path.join(cmake.CMAKE_BIN_DIR, "cmake")
 
 
 class CMakeExtension(Extension):
@@ -46,8 +58,9 @@ class CMakeBuild(build_ext):
             pass  # CMake finds a system pybind11 itself
         cmake_args += os.environ.get("BRIDGEIMPORT_CMAKE_ARGS", "").split()
         jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
-        subprocess.run(["cmake", "-S", str(ROOT), "-B", str(build_temp), *cmake_args], check=True)
-        subprocess.run(["cmake", "--build", str(build_temp), "--target", "_native",
+        cmake = _cmake_program()
+        subprocess.run([cmake, "-S", str(ROOT), "-B", str(build_temp), *cmake_args], check=True)
+        subprocess.run([cmake, "--build", str(build_temp), "--target", "_native",
                         "--parallel", jobs], check=True)
 
 
