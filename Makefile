@@ -11,7 +11,8 @@ DEBIAN_PACKAGES := g++ make ccache libgtest-dev libbenchmark-dev python3-dev \
 SYSTEM_PYTHON := /usr/bin/python3
 VENV := .venv
 PY := $(VENV)/bin/python
-CMAKE := $(VENV)/bin/cmake
+CMAKE := $(CURDIR)/$(VENV)/bin/cmake
+CTEST := $(CURDIR)/$(VENV)/bin/ctest
 CMAKE_BUILD := build/cmake
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -82,7 +83,7 @@ install: deps venv $(STAMP)
 cpp-test: venv | sources
 	$(CMAKE) -S . -B $(CMAKE_BUILD) -DBRIDGEIMPORT_BUILD_EXTENSION=OFF -DBRIDGEIMPORT_BUILD_TESTS=ON >/dev/null
 	$(CMAKE) --build $(CMAKE_BUILD) --parallel $(JOBS)
-	cd $(CMAKE_BUILD) && ctest --output-on-failure
+	cd $(CMAKE_BUILD) && $(CTEST) --output-on-failure
 
 py-test: install
 	cd tests/python && BRIDGEIMPORT_WHEEL=$$(ls $(CURDIR)/$(WHEEL_DIR)/bridgeimport-*.whl) \

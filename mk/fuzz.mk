@@ -24,14 +24,14 @@ FUZZ_FLAGS ?= -max_len=1024 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 FUZZ_ENV := ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-$(FUZZ_BUILD)/.configured: CMakeLists.txt | deps
-	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=$(FUZZ_CXX) \
+$(FUZZ_BUILD)/.configured: CMakeLists.txt cmake/abseil.cmake | venv sources
+	$(CMAKE) -S . -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=$(FUZZ_CXX) \
 	    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBRIDGEIMPORT_BUILD_FUZZERS=ON \
 	    -DBRIDGEIMPORT_BUILD_EXTENSION=OFF -DBRIDGEIMPORT_BUILD_TESTS=OFF >/dev/null
 	touch $@
 
 fuzz-build: $(FUZZ_BUILD)/.configured
-	cmake --build $(FUZZ_BUILD) --parallel $(JOBS) \
+	$(CMAKE) --build $(FUZZ_BUILD) --parallel $(JOBS) \
 	    $(foreach t,$(FUZZ_TARGETS),--target fuzz_$(t))
 
 fuzz: fuzz-build

@@ -3,12 +3,11 @@
 # suite run against it in a venv of that interpreter (tools/test_matrix.sh).
 #   make test-matrix                 every interpreter found
 #   make test-matrix MATRIX="3.9 3.13"   just these (each must exist)
-# Pyenv interpreters get Debian's pure-Python setuptools/wheel/pytest from
-# /usr/lib/python3/dist-packages; 3.9 and 3.10 also need these two for pytest.
+# Each wheel is built by that interpreter's pip with build isolation, from
+# the pins of pyproject.toml; pytest is deps/test-requirements.txt's.
 
-DEBIAN_PACKAGES += python3-exceptiongroup python3-tomli
 MATRIX ?=
 
 .PHONY: test-matrix
-test-matrix: deps
+test-matrix: deps sources
 	JOBS=$(JOBS) tools/test_matrix.sh $(MATRIX)

@@ -1,7 +1,9 @@
 # make sanitize: the tests again under sanitizers (README "Sanitizers and fuzzing").
 #   sanitize-asan  ASan+UBSan build of the C++ tests (ctest) and of the extension,
 #                  which then runs the pytest suite under /usr/bin/python3
-#   sanitize-tsan  TSan build of the C++ tests (the concurrency tests and the rest)
+#   sanitize-tsan  TSan build of the C++ tests (the concurrency tests and the rest),
+#                  abseil included: it is built from source with the same flags
+#                  (cmake/abseil.cmake), so absl::Mutex is instrumented too
 # Any report fails the target: halt_on_error everywhere, -fno-sanitize-recover=all
 # in the build, and the reports of child interpreters (which some tests start and
 # judge only by their output) go to files under build/asan/reports that must stay
@@ -21,15 +23,15 @@ sanitize: sanitize-asan sanitize-tsan
 
 sanitize-asan: sanitize-asan-cpp sanitize-asan-py
 
-$(ASAN_BUILD)/.configured: CMakeLists.txt | deps
-	cmake -S . -B $(ASAN_BUILD) $(SAN_CMAKE_FLAGS) -DBRIDGEIMPORT_SANITIZE=address,undefined \
+$(ASAN_BUILD)/.configured: CMakeLists.txt cmake/abseil.cmake | venv sources
+	$(CMAKE) -S . -B $(ASAN_BUILD) $(SAN_CMAKE_FLAGS) -DBRIDGEIMPORT_SANITIZE=address,undefined \
 	    -DBRIDGEIMPORT_BUILD_EXTENSION=ON -DBRIDGEIMPORT_BUILD_TESTS=ON >/dev/null
 	touch $@
 
 sanitize-asan-cpp: $(ASAN_BUILD)/.configured
-	cmake --build $(ASAN_BUILD) --parallel $(JOBS)
+	$(CMAKE) --build $(ASAN_BUILD) --parallel $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=$(SAN_ASAN_OPTIONS):detect_leaks=1 \
-	    UBSAN_OPTIONS=$(SAN_UBSAN_OPTIONS) ctest --output-on-failure
+	    UBSAN_OPTIONS=$(SAN_UBSAN_OPTIONS) $(CTEST) --output-on-failure
 
 # The interpreter is not ASan-built, so the ASan runtime is preloaded into it
 # (and, through the environment, into every interpreter a test starts), with
@@ -70,12 +72,12 @@ sanitize-asan-py: sanitize-asan-cpp
 	    echo "sanitizer reports (also in $(SAN_REPORTS)):"; cat $(SAN_REPORTS)/*; exit 1; fi; \
 	exit $$status
 
-$(TSAN_BUILD)/.configured: CMakeLists.txt | deps
-	cmake -S . -B $(TSAN_BUILD) $(SAN_CMAKE_FLAGS) -DBRIDGEIMPORT_SANITIZE=thread \
+$(TSAN_BUILD)/.configured: CMakeLists.txt cmake/abseil.cmake | venv sources
+	$(CMAKE) -S . -B $(TSAN_BUILD) $(SAN_CMAKE_FLAGS) -DBRIDGEIMPORT_SANITIZE=thread \
 	    -DBRIDGEIMPORT_BUILD_EXTENSION=OFF -DBRIDGEIMPORT_BUILD_TESTS=ON >/dev/null
 	touch $@
 
 sanitize-tsan: $(TSAN_BUILD)/.configured
-	cmake --build $(TSAN_BUILD) --parallel $(JOBS)
+	$(CMAKE) --build $(TSAN_BUILD) --parallel $(JOBS)
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-	    ctest --output-on-failure
+	    $(CTEST) --output-on-failure

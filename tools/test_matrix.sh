@@ -7,21 +7,20 @@
 # With no NAME, every interpreter of the default list that exists is tested
 # (missing ones are listed as absent); a NAME given explicitly must exist.
 # Per interpreter, under build/matrix/NAME/: a copy of the sources (so each
-# interpreter keeps its own incremental CMake build), the wheel built by the
-# project's PEP 517 backend (tools/build_wheel.py says why not pip), a venv
-# holding only that wheel, and logs.
-# Debian's pure-Python setuptools, wheel and pytest serve every interpreter
-# from /usr/lib/python3/dist-packages (PYTHONPATH for the build, a .pth file
-# in the venv for the tests); CMake finds Debian's pybind11-dev.
-# Environment: JOBS (compile jobs, default 2), PYENV_ROOT.
+# interpreter keeps its own incremental CMake build), the wheel pip builds
+# from it as a user's pip would (build isolation: the build requirements
+# pyproject.toml pins, from PyPI; abseil from BRIDGEIMPORT_ABSEIL_ARCHIVE,
+# which the Makefile sets, else its upstream URL), a venv holding that wheel
+# and the pinned pytest of deps/test-requirements.txt, and logs.
+# Environment: JOBS (compile jobs, default 2), PYENV_ROOT,
+# BRIDGEIMPORT_ABSEIL_ARCHIVE.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$ROOT/build/matrix
-DIST=/usr/lib/python3/dist-packages
 PYENV_ROOT=${PYENV_ROOT:-$HOME/.pyenv}
 JOBS=${JOBS:-2}
 DEFAULT="3.9 3.10 3.11 3.12 3.13 debian"
-SOURCES="CMakeLists.txt setup.py pyproject.toml README.md finders loader python examples"
+SOURCES="CMakeLists.txt setup.py pyproject.toml MANIFEST.in README.md cmake deps finders loader python examples"
 
 interpreter() {  # NAME -> path of the interpreter, or nothing
     case $1 in
@@ -38,12 +37,12 @@ run_one() {  # NAME PYTHON -> 0 if the wheel builds and pytest passes
     local name=$1 py=$2 dir=$OUT/$1
     mkdir -p "$dir/src"
     # Fresh source copy, mtimes kept: CMake rebuilds only what changed.
-    (cd "$dir/src" && rm -rf finders loader python examples)
+    (cd "$dir/src" && rm -rf cmake deps finders loader python examples)
     (cd "$ROOT" && cp -a $SOURCES "$dir/src/")
     rm -rf "$dir/wheel"
     echo "[$name] building the wheel with $py ($("$py" -c 'import sys; print(sys.version.split()[0])'))"
-    if ! PYTHONPATH=$DIST CMAKE_BUILD_PARALLEL_LEVEL=$JOBS "$py" "$ROOT/tools/build_wheel.py" \
-            "$dir/src" "$dir/wheel" > "$dir/build.log" 2>&1; then
+    if ! CMAKE_BUILD_PARALLEL_LEVEL=$JOBS "$py" -m pip wheel --no-deps --quiet -w "$dir/wheel" \
+            "$dir/src" > "$dir/build.log" 2>&1; then
         tail -40 "$dir/build.log"
         RESULTS+=("$name: wheel build FAILED (see build/matrix/$name/build.log)")
         return 1
@@ -51,22 +50,18 @@ run_one() {  # NAME PYTHON -> 0 if the wheel builds and pytest passes
     local wheel
     wheel=$(ls "$dir"/wheel/bridgeimport-*.whl)
     rm -rf "$dir/venv"
-    # Debian's pytest comes from a .pth line, not PYTHONPATH: the venvs the
-    # start-up tests create must not inherit Debian's pip (3.11-only).
-    "$py" -m venv --system-site-packages --without-pip "$dir/venv" &&
-        "$py" -m pip --python "$dir/venv/bin/python" install --no-index --no-deps -q "$wheel" \
-            >> "$dir/build.log" 2>&1 &&
-        echo "$DIST" > "$("$dir/venv/bin/python" -c \
-            'import sysconfig; print(sysconfig.get_paths()["purelib"])')/debian_dist_packages.pth" || {
+    "$py" -m venv "$dir/venv" &&
+        "$dir/venv/bin/python" -m pip install --no-deps -q "$wheel" >> "$dir/build.log" 2>&1 &&
+        "$dir/venv/bin/python" -m pip install -q -r "$ROOT/deps/test-requirements.txt" \
+            >> "$dir/build.log" 2>&1 || {
         tail -20 "$dir/build.log"
         RESULTS+=("$name: venv/install FAILED")
         return 1
     }
     echo "[$name] pytest on $(basename "$wheel")"
     local start=$SECONDS status
-    # Debian's pytest 7.2 uses ast.Str & co., deprecated since 3.12: not ours.
     (cd "$ROOT/tests/python" && BRIDGEIMPORT_WHEEL=$wheel "$dir/venv/bin/python" -m pytest -q \
-        -p no:cacheprovider -W "ignore::DeprecationWarning:_pytest.assertion.rewrite") \
+        -p no:cacheprovider) \
         > "$dir/pytest.log" 2>&1
     status=$?
     local summary
