@@ -19,6 +19,26 @@ namespace {
 // not recurse forever.
 thread_local std::vector<std::string> asking_elsewhere;
 
+// importlib.abc and importlib._abc (its Loader, 3.10+) define the ABCs the
+// native classes are registered with, lazily: bridgeimport._abcs answers for
+// these two names (see there).
+bool IsImportlibAbc(absl::string_view name) {
+  return name == "importlib.abc" || name == "importlib._abc";
+}
+
+PyObject* ImportlibAbcSpec(PyObject* fullname, PyObject* path, PyObject* target) {
+  try {
+    py::object find_spec = py::module_::import("bridgeimport._abcs").attr("find_spec");
+    return CallParked(find_spec, py::make_tuple(py::handle(fullname), py::handle(path),
+                                                py::handle(target)))
+        .release()
+        .ptr();
+  } catch (py::error_already_set& e) {
+    e.restore();
+    return nullptr;
+  }
+}
+
 // --- the METH_FASTCALL entry point ----------------------------------------
 
 using FinderRef = std::shared_ptr<NativeFinder>;
@@ -178,7 +198,10 @@ PyObject* NativeFinder::FindSpec(PyObject* fullname, PyObject* path,
     Py_RETURN_NONE;
   }
   absl::string_view name(utf8, static_cast<size_t>(size));
-  if (!table_->MayServe(name)) Py_RETURN_NONE;  // the miss path
+  if (!table_->MayServe(name)) {  // the miss path
+    if (IsImportlibAbc(name)) return ImportlibAbcSpec(fullname, path, target);
+    Py_RETURN_NONE;
+  }
   try {
     std::shared_ptr<MountTable> table = table_;  // stable across Python calls
     py::object spec = FindSpecHit(table, name, fullname, path, target);

@@ -31,26 +31,39 @@ py::object NewException(py::module_& m, const char* name, const char* doc,
   return obj;
 }
 
+// The frozen import system the interpreter runs (importlib._bootstrap and
+// _bootstrap_external are aliases of these modules, always in sys.modules):
+// taking what the loader needs from them imports nothing, where
+// importlib.util would cost contextlib, functools and collections on the
+// first bridge import (issue 11).
+py::module_ FrozenModule(const char* frozen, const char* alias) {
+  py::object found = SysModules().attr("get")(frozen);
+  return py::reinterpret_borrow<py::module_>(
+      found.is_none() ? py::module_::import(alias) : found);
+}
+
 }  // namespace
 
 const PyRefs& Refs() { return MutableRefs(); }
 
 void InitPyRefs(py::module_& m) {
   PyRefs& r = MutableRefs();
-  py::module_ machinery = py::module_::import("importlib.machinery");
-  r.module_spec = machinery.attr("ModuleSpec");
+  py::module_ bootstrap = FrozenModule("_frozen_importlib", "importlib._bootstrap");
+  py::module_ external =
+      FrozenModule("_frozen_importlib_external", "importlib._bootstrap_external");
+  r.module_spec = bootstrap.attr("ModuleSpec");
   r.compile = py::module_::import("builtins").attr("compile");
-  r.decode_source = py::module_::import("importlib.util").attr("decode_source");
+  r.decode_source = external.attr("decode_source");
   r.sys = py::module_::import("sys");
-  for (py::handle s : machinery.attr("all_suffixes")())
-    r.module_suffixes.push_back(s.cast<std::string>());
-  py::module_ util = py::module_::import("importlib.util");
-  r.magic = util.attr("MAGIC_NUMBER").cast<std::string>();
-  r.source_hash = util.attr("source_hash");
+  // importlib.machinery.all_suffixes(), spelled out.
+  for (const char* kind : {"SOURCE_SUFFIXES", "BYTECODE_SUFFIXES", "EXTENSION_SUFFIXES"})
+    for (py::handle s : external.attr(kind))
+      r.module_suffixes.push_back(s.cast<std::string>());
+  r.magic = external.attr("MAGIC_NUMBER").cast<std::string>();
+  r.raw_magic = external.attr("_RAW_MAGIC_NUMBER");
   r.imp = py::module_::import("_imp");
-  // The import system's own module locks (the frozen _bootstrap is the one
-  // the interpreter runs; importlib._bootstrap is an alias of it).
-  py::module_ bootstrap = py::module_::import("importlib._bootstrap");
+  r.source_hash = r.imp.attr("source_hash");
+  // The import system's own module locks.
   r.get_module_lock = bootstrap.attr("_get_module_lock");
   r.module_locks = py::getattr(bootstrap, "_module_locks", py::none());
   py::object tag = r.sys.attr("implementation").attr("cache_tag");

@@ -106,6 +106,9 @@ class GilOwner {
   PyThreadState* tstate_;
 };
 
+// Taken from the frozen _bootstrap / _bootstrap_external modules (which
+// importlib.machinery and importlib.util re-export), so that loading the
+// extension imports nothing.
 struct PyRefs {
   py::object module_spec;      // importlib.machinery.ModuleSpec
   py::object compile;          // builtins.compile
@@ -118,7 +121,8 @@ struct PyRefs {
   std::string magic;           // importlib.util.MAGIC_NUMBER
   std::string cache_tag;       // sys.implementation.cache_tag ("" if None)
   py::object imp;              // _imp (check_hash_based_pycs, _fix_co_filename)
-  py::object source_hash;      // importlib.util.source_hash
+  py::object source_hash;      // _imp.source_hash(raw_magic, data), as importlib.util's
+  py::object raw_magic;        // _bootstrap_external._RAW_MAGIC_NUMBER (an int)
   py::object get_module_lock;  // importlib._bootstrap._get_module_lock
   py::object module_locks;     // importlib._bootstrap._module_locks (None if absent)
 };

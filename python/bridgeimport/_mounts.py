@@ -15,22 +15,22 @@ start-up declared (``_startup.activate``, at the end of this file); it is kept
 free of typing and threading for that first-import cost.
 """
 
-from __future__ import annotations
-
 import _thread
 import os
 import sys
 
-from . import _entrypoints, _native, _pathhook, _startup
+from . import _native, _startup
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # annotations only; typing is not imported at run time
+# Annotations naming typing's classes are strings: neither typing nor
+# __future__ (a real import) is imported at run time, for the first-import cost.
+if TYPE_CHECKING:
     from typing import Dict, List, Optional, Tuple, Union
 
     PathLike = Union[str, "os.PathLike[str]"]
 
 _lock = _thread.RLock()
-_mounts: Dict[str, "Mount"] = {}
+_mounts = {}  # type: Dict[str, Mount]
 
 
 class Mount:
@@ -43,7 +43,7 @@ class Mount:
     __slots__ = ("package", "directories", "pattern", "allow_external_symlinks", "atomic",
                  "export")
 
-    def __init__(self, package: str, directories: Tuple[str, ...], pattern: str,
+    def __init__(self, package: str, directories: "Tuple[str, ...]", pattern: str,
                  allow_external_symlinks: bool, atomic: bool = False,
                  export: bool = True) -> None:
         self.package = package
@@ -61,7 +61,7 @@ class Mount:
         return (self.package, list(self.directories), self.pattern,
                 self.allow_external_symlinks, self.atomic)
 
-    def modules(self) -> List[str]:
+    def modules(self) -> "List[str]":
         """Every module name this mount serves (packages included), sorted.
         Lists directories; executes nothing."""
         out: List[str] = []
@@ -75,7 +75,7 @@ class Mount:
                     stack.append(full)
         return sorted(out)
 
-    def shadowed(self) -> Dict[str, List[str]]:
+    def shadowed(self) -> "Dict[str, List[str]]":
         """Files hidden by a file of the same module name in an earlier directory:
         ``{module name: [hidden files]}``."""
         out: Dict[str, List[str]] = {}
@@ -84,7 +84,7 @@ class Mount:
                 out[f"{self.package}.{name}"] = list(hidden)
         return out
 
-    def add_directory(self, directory: PathLike) -> "Mount":
+    def add_directory(self, directory: "PathLike") -> "Mount":
         """Adds a directory after the existing ones (lower priority) and returns
         the updated Mount."""
         return mount(self.package, *self.directories, directory, pattern=self.pattern,
@@ -103,14 +103,14 @@ def _check_package(package: object) -> str:
     return package
 
 
-def _absolute(directory: PathLike) -> str:
+def _absolute(directory: "PathLike") -> str:
     path = os.fsdecode(os.fspath(directory))
     if "\0" in path:
         raise ValueError("bridgeimport: a directory path cannot contain NUL")
     return os.path.abspath(path)
 
 
-def _push(table: Dict[str, "Mount"]) -> None:
+def _push(table: "Dict[str, Mount]") -> None:
     _native.finder.set_mounts([m._config() for m in table.values()])
 
 
@@ -118,15 +118,15 @@ def _export() -> None:
     """Mirrors the exportable mounts into the environment children inherit,
     stamped with the BRIDGEIMPORT_PATH they were made under (a child whose
     BRIDGEIMPORT_PATH differs was configured on purpose and ignores it)."""
-    value = _entrypoints.encode_export(os.environ.get(_startup.ENV_PATH, ""),
+    value = _startup.encode_export(os.environ.get(_startup.ENV_PATH, ""),
                                    [m._config() for m in _mounts.values() if m.export])
     if os.environ.get(_startup.ENV_EXPORT) != value:
         os.environ[_startup.ENV_EXPORT] = value
 
 
-def mount(package: str, *directories: PathLike, pattern: str = "*.py",
+def mount(package: str, *directories: "PathLike", pattern: str = "*.py",
           allow_external_symlinks: bool = False, atomic: bool = False,
-          replace: bool = False, export: bool = True) -> Mount:
+          replace: bool = False, export: bool = True) -> "Mount":
     """Serves ``package.<name>`` from ``<directory>/<name>.py`` files matching
     ``pattern`` (and subpackages: subdirectories holding ``__init__.py``).
 
@@ -171,7 +171,7 @@ def mount(package: str, *directories: PathLike, pattern: str = "*.py",
         return new
 
 
-def unmount(package: str) -> Mount:
+def unmount(package: str) -> "Mount":
     """Stops serving new imports under ``package``. Modules already loaded stay
     loaded. Returns the removed Mount; raises ValueError if it is not mounted."""
     with _lock:
@@ -182,17 +182,17 @@ def unmount(package: str) -> Mount:
         _push(table)
         _mounts.pop(package)
         _export()
-        _pathhook.forget_placeholders()
+        _forget_placeholders()
         return removed
 
 
-def mounts() -> List[Mount]:
+def mounts() -> "List[Mount]":
     """The active mounts, in the order they were made."""
     with _lock:
         return list(_mounts.values())
 
 
-def find_mount(package: str) -> Optional[Mount]:
+def find_mount(package: str) -> "Optional[Mount]":
     """The mount whose package is exactly ``package``, or None."""
     with _lock:
         return _mounts.get(package)
@@ -213,8 +213,8 @@ def install() -> None:
         if copies != 1 or meta_path[0] is not finder:
             meta_path[:] = [finder] + [f for f in meta_path
                                        if f is not finder and not _startup.is_stand_in(f)]
-        if _pathhook.path_hook not in sys.path_hooks:
-            sys.path_hooks.insert(0, _pathhook.path_hook)
+        if path_hook not in sys.path_hooks:
+            sys.path_hooks.insert(0, path_hook)
         _register_abcs()
 
 
@@ -225,8 +225,27 @@ def uninstall() -> None:
         finder = _native.finder
         sys.meta_path[:] = [f for f in sys.meta_path
                             if f is not finder and not _startup.is_stand_in(f)]
-        sys.path_hooks[:] = [h for h in sys.path_hooks if h is not _pathhook.path_hook]
-        _pathhook.forget_placeholders()
+        sys.path_hooks[:] = [h for h in sys.path_hooks if h is not path_hook]
+        _forget_placeholders()
+
+
+def path_hook(entry: object):
+    """sys.path_hooks entry: claims only ``bridgeimport://`` placeholders (the
+    ``__path__`` of a mount package that exists nowhere else), answered by a
+    _pathhook.PlaceholderFinder."""
+    if isinstance(entry, str) and entry.startswith(_native.PLACEHOLDER_SCHEME):
+        from . import _pathhook
+
+        return _pathhook.PlaceholderFinder(entry[len(_native.PLACEHOLDER_SCHEME):])
+    raise ImportError("not a bridgeimport placeholder path entry")
+
+
+def _forget_placeholders() -> None:
+    """Drops placeholder finders from sys.path_importer_cache (none exist
+    before _pathhook is imported)."""
+    pathhook = sys.modules.get(__package__ + "._pathhook")
+    if pathhook is not None:
+        pathhook.forget_placeholders()
 
 
 def installed() -> bool:
@@ -234,32 +253,14 @@ def installed() -> bool:
     return any(f is _native.finder for f in sys.meta_path)
 
 
-_registered = set()
-
-
 def _register_abcs() -> None:
-    """Makes isinstance() with importlib.abc's protocols true for the native
-    Finder and Loader. importlib.abc costs 10-40 ms to import (importlib.resources,
-    pathlib, tempfile...), so it is never imported for this: registration
-    happens here (on this module's import and on every install(), hence every
-    mount()) once the program has imported it. The Loader base class lives in
-    the cheap importlib._abc on 3.10+ and is registered at once."""
-    abc = sys.modules.get("importlib.abc")
-    if abc is None:
-        if "Loader" not in _registered:
-            try:
-                from importlib._abc import Loader as base
-            except ImportError:  # 3.9: Loader is defined in importlib.abc
-                return
-            base.register(_native.Loader)
-            _registered.add("Loader")
-        return
-    if "all" in _registered:
-        return
-    abc.MetaPathFinder.register(_native.Finder)
-    for base in (abc.Loader, abc.InspectLoader, abc.ExecutionLoader, abc.ResourceLoader):
-        base.register(_native.Loader)
-    _registered.add("all")
+    """isinstance() with importlib.abc's protocols true for the native Finder
+    and Loader, at no import cost: see _abcs (on this module's import and on
+    every install(), the ABC modules already imported are registered with;
+    the native finder catches the later imports)."""
+    if "importlib.abc" in sys.modules or "importlib._abc" in sys.modules:
+        from . import _abcs
+        _abcs.register_imported()
 
 
 _register_abcs()
