@@ -1,4 +1,4 @@
-"""Start-up's cold path: plugin entry points, the export format, activation.
+"""Start-up's cold path: plugin entry points, read and resolved.
 
 Entry points
     A distribution declares a mount in its metadata::
@@ -31,37 +31,16 @@ Reading the metadata
     in the last two seconds (an install may still be running within the same
     mtime tick: then the next start scans again). Without a writable home,
     every start scans (about 0.5 ms for 40 distributions here).
-
-Export to child processes
-    ``BRIDGEIMPORT_MOUNTS = "1;" PATH *(";" package "," flags "," pattern
-    *("," dir))``, PATH being the BRIDGEIMPORT_PATH value the table was written
-    against; every field is %-escaped for "%", ";" and "," so any path
-    round-trips; flags "a" atomic, "s" allow_external_symlinks.
 """
 
 import os
 import time
 
 from . import _startup
-from ._startup import GROUP, Entry, _mtime, _warn
+from ._startup import GROUP, Entry, _mtime, _reason, _warn
 
 SLOTS = 8                   # site-directory lists remembered per environment
 RACY_NS = 2_000_000_000     # a directory changed this recently may change again unseen
-
-
-def _q(text):
-    return text.replace("%", "%25").replace(";", "%3B").replace(",", "%2C")
-
-
-def encode_export(path_value, configs):
-    """The BRIDGEIMPORT_MOUNTS value for mount configs ``(package, dirs,
-    pattern, allow_external_symlinks, atomic)`` written against
-    ``path_value`` (_startup.decode_export reads it)."""
-    parts = ["1", _q(path_value)]
-    for package, dirs, pattern, symlinks, atomic in configs:
-        flags = ("a" if atomic else "") + ("s" if symlinks else "")
-        parts.append(",".join([_q(package), flags, _q(pattern)] + [_q(d) for d in dirs]))
-    return ";".join(parts)
 
 
 def group_lines(data):
@@ -169,13 +148,6 @@ def directories(value):
     return [os.path.join(base, os.fsdecode(os.fspath(p))) for p in items]
 
 
-def _reason(exc):
-    text = str(exc)
-    while text.startswith("bridgeimport: "):
-        text = text[len("bridgeimport: "):]
-    return text
-
-
 def resolve(entries, eps):
     """Entries to mount, in order: BRIDGEIMPORT_PATH's (or the export's), then
     those of entry points, merged per package."""
@@ -204,15 +176,3 @@ def resolve(entries, eps):
         else:
             entry.directories += tuple(d for d in dirs if d not in entry.directories)
     return out
-
-
-def mount_declared(mount, entries, eps):
-    """Mounts the declared entries and entry points; a failure warns and
-    skips that one."""
-    for entry in resolve(entries, eps):
-        try:
-            mount(entry.package, *entry.directories, pattern=entry.pattern,
-                  allow_external_symlinks=entry.allow_external_symlinks, atomic=entry.atomic)
-        except Exception as exc:
-            _warn(f"cannot mount {entry.package!r}: {_reason(exc)}", entry.origin)
-

@@ -3,12 +3,12 @@
 A mount package that exists nowhere else gets ``__path__ ==
 ["bridgeimport://<package>"]``. That entry is not a directory, so CPython's
 FileFinder never serves it and cannot import files the mount's glob excludes;
-this hook answers it instead, so that ``pkgutil.iter_modules(pkg.__path__)``
-lists the bridges and the path-based machinery finds exactly what the mount
-serves.
+the finder here answers it instead, so that
+``pkgutil.iter_modules(pkg.__path__)`` lists the bridges and the path-based
+machinery finds exactly what the mount serves. The path hook that creates it
+is ``_mounts.path_hook``, which imports this module on its first placeholder
+(the first bridge import needs neither; issue 11).
 """
-
-from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs milliseconds on the first bridge import
@@ -42,13 +42,6 @@ class PlaceholderFinder:
         """Used by pkgutil.iter_modules() and walk_packages()."""
         for name, is_package, _file, _shadowed in _native.finder.list_children(self.package):
             yield prefix + name, is_package
-
-
-def path_hook(entry: object) -> PlaceholderFinder:
-    """sys.path_hooks entry: claims only ``bridgeimport://`` placeholders."""
-    if isinstance(entry, str) and entry.startswith(SCHEME):
-        return PlaceholderFinder(entry[len(SCHEME):])
-    raise ImportError("not a bridgeimport placeholder path entry")
 
 
 def forget_placeholders() -> None:

@@ -114,6 +114,28 @@ def _check_entry(entry):
     return None
 
 
+# The export to child processes, written by _mounts on every change, read by
+# the children's start-up:
+#   BRIDGEIMPORT_MOUNTS = "1;" PATH *(";" package "," flags "," pattern *("," dir))
+# PATH being the BRIDGEIMPORT_PATH value the table was written against; every
+# field is %-escaped for "%", ";" and ",", so any path round-trips; flags "a"
+# atomic, "s" allow_external_symlinks.
+
+def _q(text):
+    return text.replace("%", "%25").replace(";", "%3B").replace(",", "%2C")
+
+
+def encode_export(path_value, configs):
+    """The BRIDGEIMPORT_MOUNTS value for mount configs ``(package, dirs,
+    pattern, allow_external_symlinks, atomic)`` written against
+    ``path_value``."""
+    parts = ["1", _q(path_value)]
+    for package, dirs, pattern, symlinks, atomic in configs:
+        flags = ("a" if atomic else "") + ("s" if symlinks else "")
+        parts.append(",".join([_q(package), flags, _q(pattern)] + [_q(d) for d in dirs]))
+    return ";".join(parts)
+
+
 def _unq(text):
     if "%" not in text:
         return text
@@ -123,7 +145,7 @@ def _unq(text):
 
 def decode_export(value):
     """(BRIDGEIMPORT_PATH written against, [Entry]) from a BRIDGEIMPORT_MOUNTS
-    value (format: _entrypoints.encode_export); ValueError if malformed."""
+    value (see encode_export); ValueError if malformed."""
     fields = value.split(";")
     if len(fields) < 2 or fields[0] != "1":
         raise ValueError("unknown format")
@@ -299,12 +321,31 @@ def run():
 
 def activate(mount):
     """Mounts what start-up declared with ``mount``; called at the end of
-    bridgeimport._mounts' first import."""
+    bridgeimport._mounts' first import. Entry points need _entrypoints to
+    resolve them; BRIDGEIMPORT_PATH entries alone do not."""
     global _pending
     pending, _pending = _pending, None
     if _stand_in is not None:
         _stand_in.tops = frozenset()
-    if pending:
+    if not pending:
+        return
+    entries, eps = pending
+    if eps:
         from . import _entrypoints
 
-        _entrypoints.mount_declared(mount, *pending)
+        entries = _entrypoints.resolve(entries, eps)
+    for entry in entries:
+        try:
+            mount(entry.package, *entry.directories, pattern=entry.pattern,
+                  allow_external_symlinks=entry.allow_external_symlinks, atomic=entry.atomic)
+        except Exception as exc:  # warn and skip that one
+            _warn(f"cannot mount {entry.package!r}: {_reason(exc)}", entry.origin)
+
+
+def _reason(exc):
+    """An exception's text without bridgeimport's own "bridgeimport: " prefix
+    (the warning adds one)."""
+    text = str(exc)
+    while text.startswith("bridgeimport: "):
+        text = text[len("bridgeimport: "):]
+    return text

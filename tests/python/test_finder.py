@@ -113,7 +113,7 @@ def test_glob_excluded_files_are_never_importable(tree, pkgname):
             importlib.import_module(f"{pkgname}.{name}")
     # Not even through the stock path machinery, with our meta finder removed.
     bi.uninstall()
-    sys.path_hooks.insert(0, __import__("bridgeimport._pathhook").__dict__["_pathhook"].path_hook)
+    sys.path_hooks.insert(0, __import__("bridgeimport._mounts").__dict__["_mounts"].path_hook)
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module(f"{pkgname}.helper")
 

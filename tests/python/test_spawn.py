@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import bridgeimport as bi
-from bridgeimport import _entrypoints, _startup
+from bridgeimport import _startup
 from test_startup import clean_env, fresh_venv, run_python, wheel  # noqa: F401 (fixtures)
 
 SHAPES = '''\
@@ -121,7 +121,7 @@ def test_export_mirrors_mount_and_unmount(tree, pkgname, monkeypatch):
 def test_export_round_trips_any_path():
     configs = [("p", ("/a;b", "/c,d", "/e%25f", "/ü:x#y", " /sp "), "*_b[0-9].py", True, False),
                ("q.r", ("/x",), "*.py", False, True)]
-    value = _entrypoints.encode_export("p=/a#*.py;q=/b", configs)
+    value = _startup.encode_export("p=/a#*.py;q=/b", configs)
     path_value, entries = _startup.decode_export(value)
     assert path_value == "p=/a#*.py;q=/b"
     assert [e.config() for e in entries] == configs
@@ -137,7 +137,7 @@ def test_child_with_its_own_bridgeimport_path_ignores_the_export(fresh_venv, tmp
     for d, text in ((exported, "'exported'"), (own, "'own'")):
         d.mkdir()
         (d / "m.py").write_text(f"WHO = {text}\n")
-    export = _entrypoints.encode_export("", [("ex_env", (str(exported),), "*.py", False, False)])
+    export = _startup.encode_export("", [("ex_env", (str(exported),), "*.py", False, False)])
     code = "import ex_env.m; print(ex_env.m.WHO)"
     r = run_python(fresh_venv, code, BRIDGEIMPORT_MOUNTS=export)
     assert (r.returncode, r.stdout.strip()) == (0, "exported"), r.stderr
