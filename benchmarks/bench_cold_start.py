@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Cold start: a whole process that imports one bridge module, against a
+stock interpreter importing the same file from sys.path (issue 11).
+
+    .venv/bin/python benchmarks/bench_cold_start.py [--runs 40] [--wheel WHEEL]
+
+Two fresh venvs of the same base interpreter, without system site-packages:
+"stock" holds nothing, "bridge" holds only bridgeimport's wheel (default:
+build/wheel/*.whl, else $BRIDGEIMPORT_WHEEL). The module is four lines,
+`one.py` in a temporary directory. Measured, in alternating runs after two
+warm-ups (so both sides read a bytecode cache):
+
+  process   wall time of `python -c 'import plugs.one'` with
+            BRIDGEIMPORT_PATH=plugs=DIR, against `python -c 'import one'`
+            with PYTHONPATH=DIR, as medians; the ratio is the headline;
+  first     inside such a process, the time of that one import statement
+            (perf_counter_ns around it): the first bridge import loads the
+            extension and mounts; the stock one is a plain path import;
+  pieces    `-X importtime` of the bridge process: the median self and
+            cumulative microseconds of every module the stock run does not
+            import (bridgeimport's modules, the synthetic package, stdlib
+            modules bridgeimport pulls in), in import order.
+
+Prints ratios against stock measured in the same run; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODULE = "X = 1\n\ndef f():\n    return X\n"
+FIRST = ("import time; t = time.perf_counter_ns(); import {name}; "
+         "print(time.perf_counter_ns() - t)")
+
+
+def find_wheel(given: str | None) -> str:
+    candidates = [given] if given else (
+        glob.glob(os.path.join(ROOT, "build", "wheel", "bridgeimport-*.whl"))
+        or [os.environ.get("BRIDGEIMPORT_WHEEL", "")])
+    wheel = candidates[0]
+    if not wheel or not os.path.isfile(wheel):
+        sys.exit("no wheel: run `make wheel` or pass --wheel")
+    return wheel
+
+
+def base_python() -> str:
+    """The interpreter the running venv (if any) was made from."""
+    return getattr(sys, "_base_executable", None) or sys.executable
+
+
+def make_venvs(tmp: str, wheel: str) -> tuple[str, str]:
+    pythons = []
+    for name in ("stock", "bridge"):
+        venv = os.path.join(tmp, name)
+        subprocess.run([base_python(), "-m", "venv", "--without-pip", venv], check=True)
+        pythons.append(os.path.join(venv, "bin", "python"))
+    subprocess.run([sys.executable, "-m", "pip", "--python", pythons[1], "install",
+                    "--no-deps", "--no-index", "--quiet", wheel], check=True)
+    return pythons[0], pythons[1]
+
+
+def environment(**extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTHON", "BRIDGEIMPORT_"))}
+    env.update(extra)
+    return env
+
+
+class Side:
+    """One of the two programs: an interpreter, its -c code template, its
+    environment."""
+
+    def __init__(self, python: str, name: str, env: dict):
+        self.python, self.name, self.env = python, name, env
+
+    def run(self, code: str, *flags: str) -> subprocess.CompletedProcess:
+        return subprocess.run([self.python, *flags, "-c", code.format(name=self.name)],
+                              env=self.env, capture_output=True, text=True, check=True)
+
+    def wall(self) -> float:
+        start = time.perf_counter()
+        self.run("import {name}")
+        return time.perf_counter() - start
+
+    def first_import_ns(self) -> int:
+        return int(self.run(FIRST).stdout)
+
+    def importtime(self) -> list[tuple[str, int, int]]:
+        """(module, self us, cumulative us) of one run, in import order."""
+        rows = []
+        for line in self.run("import {name}", "-X", "importtime").stderr.splitlines():
+            if not line.startswith("import time:") or "self [us]" in line:
+                continue
+            own, cumulative, module = line[len("import time:"):].split("|")
+            rows.append((module.strip(), int(own), int(cumulative)))
+        return rows
+
+
+def alternate(stock: Side, bridge: Side, measure: str, runs: int) -> tuple[list, list]:
+    a, b = [], []
+    for i in range(runs):
+        # Alternate which side goes first, so that neither always follows the other.
+        first, second = ((stock, a), (bridge, b)) if i % 2 == 0 else ((bridge, b), (stock, a))
+        for side, out in (first, second):
+            out.append(getattr(side, measure)())
+    return a, b
+
+
+def site_cumulative(side: Side, runs: int) -> float:
+    """Median cumulative -X importtime of site: the interpreter's start-up
+    imports, the .pth files included."""
+    return statistics.median(next(c for m, _, c in side.importtime() if m == "site")
+                             for _ in range(runs))
+
+
+def pieces(stock: Side, bridge: Side, runs: int) -> list[tuple[str, float, float]]:
+    """Median (module, self us, cumulative us) of the bridge process's modules
+    that the stock process does not import; a module missing from a run
+    counts as 0 there."""
+    stock_modules = {m for m, _, _ in stock.importtime()}
+    samples: dict[str, list[tuple[int, int]]] = {}
+    order: list[str] = []
+    for run in range(runs):
+        for module, own, cumulative in bridge.importtime():
+            if module in stock_modules:
+                continue
+            if module not in samples:
+                samples[module] = [(0, 0)] * run
+                order.append(module)
+            samples[module].append((own, cumulative))
+        for module in order:
+            samples[module] += [(0, 0)] * (run + 1 - len(samples[module]))
+    return [(m, statistics.median(s for s, _ in samples[m]),
+             statistics.median(c for _, c in samples[m])) for m in order]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=40, help="runs per side (default 40)")
+    parser.add_argument("--wheel", help="the bridgeimport wheel to install")
+    args = parser.parse_args(argv)
+    wheel = find_wheel(args.wheel)
+    with tempfile.TemporaryDirectory(prefix="bi-cold-") as tmp:
+        plugs = os.path.join(tmp, "plugs")
+        os.mkdir(plugs)
+        with open(os.path.join(plugs, "one.py"), "w") as f:
+            f.write(MODULE)
+        stock_py, bridge_py = make_venvs(tmp, wheel)
+        stock = Side(stock_py, "one", environment(PYTHONPATH=plugs))
+        bridge = Side(bridge_py, "plugs.one", environment(BRIDGEIMPORT_PATH=f"plugs={plugs}"))
+        # Start-up writes its entry-point cache only for site directories left
+        # unchanged for 2 s (bridgeimport._entrypoints): wait, or the first
+        # runs would scan instead of reading it, as no long-lived venv does.
+        time.sleep(2.2)
+        for side in (stock, bridge) * 2:  # warm-up: bytecode caches, page cache
+            side.wall()
+        version = stock.run("import sys; print(sys.version.split()[0])").stdout.strip()
+        print(f"Python {version}, {os.path.basename(wheel)}, {args.runs} alternating runs a side")
+
+        a, b = alternate(stock, bridge, "wall", args.runs)
+        ms_a, ms_b = statistics.median(a) * 1e3, statistics.median(b) * 1e3
+        print(f"\nprocess (median wall ms)   stock {ms_a:7.2f}   bridge {ms_b:7.2f}   "
+              f"ratio {ms_b / ms_a:.2f}x   (+{ms_b - ms_a:.2f} ms)")
+        a, b = alternate(stock, bridge, "first_import_ns", args.runs)
+        us_a, us_b = statistics.median(a) / 1e3, statistics.median(b) / 1e3
+        print(f"first import (median us)   stock {us_a:7.0f}   bridge {us_b:7.0f}   "
+              f"ratio {us_b / us_a:.1f}x   (+{(us_b - us_a) / 1e3:.2f} ms)")
+
+        runs = min(args.runs, 20)
+        a, b = site_cumulative(stock, runs), site_cumulative(bridge, runs)
+        print(f"start-up: site, cumulative (median us)   stock {a:6.0f}   bridge {b:6.0f}   "
+              f"(+{(b - a) / 1e3:.2f} ms)")
+        print("\n-X importtime of the bridge process, modules stock does not import"
+              f" (median of {runs} runs):")
+        print(f"  {'module':36} {'self us':>8} {'cumul. us':>10}")
+        for module, own, cumulative in pieces(stock, bridge, runs):
+            print(f"  {module:36} {own:8.0f} {cumulative:10.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
