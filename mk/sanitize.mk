@@ -14,8 +14,10 @@
 ASAN_BUILD := build/asan
 TSAN_BUILD := build/tsan
 # -O1: fast enough to run, little enough optimisation to keep the reports exact.
-SAN_CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-O1 \
-  -DPython_EXECUTABLE=$(SYSTEM_PYTHON)
+# pybind11: the pinned one in .venv (a recursive variable: .venv may not exist
+# when make reads this file).
+SAN_CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-O1 \
+  -DPython_EXECUTABLE=$(SYSTEM_PYTHON) -Dpybind11_DIR=$(shell $(PY) -m pybind11 --cmakedir)
 SAN_ASAN_OPTIONS := halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1
 SAN_UBSAN_OPTIONS := halt_on_error=1:print_stacktrace=1
 
@@ -40,8 +42,9 @@ sanitize-asan-cpp: $(ASAN_BUILD)/.configured
 # thrown in _native stops ASan with "CHECK failed: real___cxa_throw". CPython
 # leaks by design at exit, so leak checking is off here (it is on for ctest).
 # The package runs from a copy of python/bridgeimport holding the sanitized
-# _native (and the examples, as in the wheel), first on PYTHONPATH. test_startup.py is left out: it installs a
-# wheel into a fresh venv (pip and a wheel build under the preloaded runtime),
+# _native (and the examples, as in the wheel), first on PYTHONPATH.
+# test_startup.py and test_packaging.py are left out: they install the wheel
+# or the sdist into fresh venvs (pip and builds under the preloaded runtime),
 # which exercises packaging, not native code the other tests do not reach.
 # Left out of this run only (they still run in `make test`): known bugs of
 # main, reported to their owners, to be put back once fixed.
@@ -66,7 +69,7 @@ sanitize-asan-py: sanitize-asan-cpp
 	    ASAN_OPTIONS=$(SAN_ASAN_OPTIONS):detect_leaks=0:log_path=$(SAN_REPORTS)/asan \
 	    UBSAN_OPTIONS=$(SAN_UBSAN_OPTIONS):log_path=$(SAN_REPORTS)/ubsan \
 	    PYTHONPATH=$(CURDIR)/$(SAN_PKG) PYTHONMALLOC=malloc \
-	    $(SYSTEM_PYTHON) -m pytest -q -p no:cacheprovider --ignore=test_startup.py $(SAN_PYTEST_DESELECT); \
+	    $(SYSTEM_PYTHON) -m pytest -q -p no:cacheprovider --ignore=test_startup.py --ignore=test_packaging.py $(SAN_PYTEST_DESELECT); \
 	status=$$?; \
 	if [ -n "$$(ls -A $(SAN_REPORTS))" ]; then \
 	    echo "sanitizer reports (also in $(SAN_REPORTS)):"; cat $(SAN_REPORTS)/*; exit 1; fi; \
