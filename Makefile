@@ -28,7 +28,7 @@ export BRIDGEIMPORT_ABSEIL_ARCHIVE := $(shell $(SYSTEM_PYTHON) tools/fetch_sourc
 # Makefile and tests use (deps/dev-requirements.txt).
 BUILD_REQUIRES := $(shell $(SYSTEM_PYTHON) -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))' 2>/dev/null)
 
-.PHONY: demo test deps sources venv install wheel cpp-test py-test bench bench-core clean
+.PHONY: demo test deps sources venv install wheel sdist cpp-test py-test bench bench-core clean
 
 demo: install
 	$(PY) -m bridgeimport demo
@@ -77,16 +77,27 @@ $(STAMP): $(WHEEL_DIR)/.built
 	$(PY) -m pip install --force-reinstall --no-deps --no-index --quiet $(WHEEL_DIR)/bridgeimport-*.whl
 	touch $@
 
+# The sdist a release uploads next to the wheels; test_packaging.py installs
+# it with pip into a fresh venv, as a user would.
+SDIST_DIR := build/sdist
+$(SDIST_DIR)/.built: $(SOURCES) | venv
+	rm -rf $(SDIST_DIR) && mkdir -p $(SDIST_DIR)
+	$(PY) -m build --sdist --no-isolation -o $(SDIST_DIR) . > $(SDIST_DIR)/build.log 2>&1 \
+	    || { cat $(SDIST_DIR)/build.log; exit 1; }
+	touch $@
+
 wheel: deps venv $(WHEEL_DIR)/.built
 install: deps venv $(STAMP)
+sdist: deps venv $(SDIST_DIR)/.built
 
 cpp-test: venv | sources
 	$(CMAKE) -S . -B $(CMAKE_BUILD) -DBRIDGEIMPORT_BUILD_EXTENSION=OFF -DBRIDGEIMPORT_BUILD_TESTS=ON >/dev/null
 	$(CMAKE) --build $(CMAKE_BUILD) --parallel $(JOBS)
 	cd $(CMAKE_BUILD) && $(CTEST) --output-on-failure
 
-py-test: install
+py-test: install $(SDIST_DIR)/.built | sources
 	cd tests/python && BRIDGEIMPORT_WHEEL=$$(ls $(CURDIR)/$(WHEEL_DIR)/bridgeimport-*.whl) \
+	    BRIDGEIMPORT_SDIST=$$(ls $(CURDIR)/$(SDIST_DIR)/bridgeimport-*.tar.gz) \
 	    ../../$(PY) -m pytest -q -p no:cacheprovider
 
 # Benchmarks (not part of test): ratios against stock importlib, and the core.

