@@ -13,7 +13,7 @@
 #       upstream URL. Either way the sha256 pinned in deps/sources.lock is
 #       checked. `make` passes the file tools/fetch_sources.py fetched.
 #   BRIDGEIMPORT_SYSTEM_ABSEIL=ON  find_package(absl) instead: a distribution's
-#       own abseil (Debian's libabsl-dev), or any installed prefix.
+#       own abseil, or any installed prefix, of LTS 20260526 or newer.
 #
 # Defines the usual absl:: targets either way.
 
@@ -21,7 +21,16 @@ option(BRIDGEIMPORT_SYSTEM_ABSEIL
        "Use an installed abseil (find_package) instead of the pinned source" OFF)
 
 if(BRIDGEIMPORT_SYSTEM_ABSEIL)
+  # The code uses the current API (absl::NoDestructor, MutexLock(Mutex&),
+  # Mutex::lock()); only the pinned LTS is tested. Debian 12's 20220623 and
+  # Debian 13's 20240722 are too old: refuse them here, not with a page of
+  # compiler errors.
   find_package(absl CONFIG REQUIRED)
+  if(absl_VERSION VERSION_LESS 20260526)
+    message(FATAL_ERROR "BRIDGEIMPORT_SYSTEM_ABSEIL: abseil ${absl_VERSION} at ${absl_DIR} "
+                        "is older than the LTS 20260526 bridgeimport needs; build with the "
+                        "pinned source instead (BRIDGEIMPORT_SYSTEM_ABSEIL=OFF, the default)")
+  endif()
   return()
 endif()
 
