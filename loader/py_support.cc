@@ -60,8 +60,13 @@ void InitPyRefs(py::module_& m) {
     for (py::handle s : external.attr(kind))
       r.module_suffixes.push_back(s.cast<std::string>());
   r.magic = external.attr("MAGIC_NUMBER").cast<std::string>();
-  r.raw_magic = external.attr("_RAW_MAGIC_NUMBER");
   r.imp = py::module_::import("_imp");
+  // The key of hash-based pycs, int.from_bytes(MAGIC_NUMBER, "little"): 3.14
+  // moved it from _bootstrap_external._RAW_MAGIC_NUMBER to
+  // _imp.pyc_magic_number_token (as importlib.util.source_hash reads it).
+  r.raw_magic = py::hasattr(r.imp, "pyc_magic_number_token")
+                    ? r.imp.attr("pyc_magic_number_token")
+                    : external.attr("_RAW_MAGIC_NUMBER");
   r.source_hash = r.imp.attr("source_hash");
   // The import system's own module locks.
   r.get_module_lock = bootstrap.attr("_get_module_lock");

@@ -122,7 +122,8 @@ struct PyRefs {
   std::string cache_tag;       // sys.implementation.cache_tag ("" if None)
   py::object imp;              // _imp (check_hash_based_pycs, _fix_co_filename)
   py::object source_hash;      // _imp.source_hash(raw_magic, data), as importlib.util's
-  py::object raw_magic;        // _bootstrap_external._RAW_MAGIC_NUMBER (an int)
+  py::object raw_magic;        // _imp.pyc_magic_number_token (3.14+), else
+                               // _bootstrap_external._RAW_MAGIC_NUMBER (an int)
   py::object get_module_lock;  // importlib._bootstrap._get_module_lock
   py::object module_locks;     // importlib._bootstrap._module_locks (None if absent)
 };
