@@ -613,8 +613,10 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
   if (!locations.is_none()) module.attr("__path__") = locations;
   if (py::bool_(GetAttrParked(spec, "has_location"))) {  // mount packages have no file
     module.attr("__file__") = spec.attr("origin");
+#if PY_VERSION_HEX < 0x030F0000  // 3.15's _init_module_attrs no longer sets it
     py::object cached = GetAttrParked(spec, "cached");
     if (!cached.is_none()) module.attr("__cached__") = cached;
+#endif
   }
 
   // _load_unlocked: _initializing before the insert (the C fast path waits

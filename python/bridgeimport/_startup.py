@@ -299,14 +299,15 @@ def _declared():
 
 
 def run():
-    """Start-up entry point. Once per process; never raises."""
+    """Start-up entry point. Once per process; never raises. A call while
+    BRIDGEIMPORT_DISABLE is set does nothing and does not count: the .pth line
+    never calls it then, but 3.15's site.py calls the .start entry point
+    regardless (PEP 829)."""
     global _ran, _pending, _stand_in
-    if _ran:
+    if _ran or os.environ.get(ENV_DISABLE, "") not in ("", "0"):
         return
     _ran = True
     try:
-        if os.environ.get(ENV_DISABLE, "") not in ("", "0"):
-            return
         entries, eps = _declared()
         if not entries and not eps:
             return

@@ -45,7 +45,7 @@ def test_pyc_is_written_where_and_as_cpython_writes_it(tree, pkgname):
     bi.mount(pkgname, d)
     mod = bi.load(f"{pkgname}.m")
     pyc = cache_of(src)
-    assert mod.__cached__ == str(pyc) and pyc.is_file()
+    assert mod.__spec__.cached == str(pyc) and pyc.is_file()
     data = pyc.read_bytes()
     st = src.stat()
     assert data[:4] == importlib.util.MAGIC_NUMBER
@@ -169,7 +169,7 @@ def test_pycache_prefix_is_honoured(tree, pkgname, monkeypatch, tmp_path):
     mod = bi.load(f"{pkgname}.m")
     expected = importlib.util.cache_from_source(str(src))
     assert expected.startswith(str(prefix))
-    assert mod.__cached__ == expected and Path(expected).is_file()
+    assert mod.__spec__.cached == expected and Path(expected).is_file()
     assert not (d / "__pycache__").exists()
 
 
@@ -178,7 +178,7 @@ def test_optimization_level_names_the_file(tmp_path):
     d.mkdir()
     src = old_source(d / "m.py", "assert False\nX = 1\n")
     code = (f"import sys, bridgeimport as bi; sys.dont_write_bytecode = False; "
-            f"bi.mount('op', {str(d)!r}); m = bi.load('op.m'); print(m.X, m.__cached__)")
+            f"bi.mount('op', {str(d)!r}); m = bi.load('op.m'); print(m.X, m.__spec__.cached)")
     r = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0, r.stderr
