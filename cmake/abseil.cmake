@@ -8,9 +8,9 @@
 # sanitizer and fuzzer flags set before this file is included apply to
 # abseil too, so the TSan build has a TSan-instrumented abseil.
 #
-#   BRIDGEIMPORT_ABSEIL_ARCHIVE  a local copy of the pinned tarball (default:
-#       $ENV{BRIDGEIMPORT_ABSEIL_ARCHIVE}); empty: FetchContent downloads the
-#       upstream URL. Either way the sha256 pinned in deps/sources.lock is
+#   BRIDGEIMPORT_ABSEIL_ARCHIVE  a local copy of the pinned tarball (-D, else
+#       the environment variable of that name); neither: FetchContent
+#       downloads the upstream URL. Either way the sha256 pinned in deps/sources.lock is
 #       checked. `make` passes the file tools/fetch_sources.py fetched.
 #   BRIDGEIMPORT_SYSTEM_ABSEIL=ON  find_package(absl) instead: a distribution's
 #       own abseil, or any installed prefix, of LTS 20260526 or newer.
@@ -45,14 +45,20 @@ endif()
 list(GET _bi_abseil_pin 3 _bi_abseil_sha256)
 list(GET _bi_abseil_pin 4 _bi_abseil_url)
 
-set(BRIDGEIMPORT_ABSEIL_ARCHIVE "$ENV{BRIDGEIMPORT_ABSEIL_ARCHIVE}" CACHE FILEPATH
-    "Local copy of the pinned abseil tarball (empty: download it)")
-if(BRIDGEIMPORT_ABSEIL_ARCHIVE)
-  if(NOT EXISTS "${BRIDGEIMPORT_ABSEIL_ARCHIVE}")
-    message(FATAL_ERROR "BRIDGEIMPORT_ABSEIL_ARCHIVE: no file ${BRIDGEIMPORT_ABSEIL_ARCHIVE} "
+# The environment is read at every configure (a cached empty value from an
+# earlier run must not hide it); -D on the command line wins.
+set(BRIDGEIMPORT_ABSEIL_ARCHIVE "" CACHE FILEPATH
+    "Local copy of the pinned abseil tarball (empty: $ENV{BRIDGEIMPORT_ABSEIL_ARCHIVE}, else download)")
+set(_bi_abseil_archive "${BRIDGEIMPORT_ABSEIL_ARCHIVE}")
+if(NOT _bi_abseil_archive)
+  set(_bi_abseil_archive "$ENV{BRIDGEIMPORT_ABSEIL_ARCHIVE}")
+endif()
+if(_bi_abseil_archive)
+  if(NOT EXISTS "${_bi_abseil_archive}")
+    message(FATAL_ERROR "BRIDGEIMPORT_ABSEIL_ARCHIVE: no file ${_bi_abseil_archive} "
                         "(tools/fetch_sources.py abseil fetches it)")
   endif()
-  set(_bi_abseil_url "${BRIDGEIMPORT_ABSEIL_ARCHIVE}")
+  set(_bi_abseil_url "${_bi_abseil_archive}")
 endif()
 
 if(CMAKE_VERSION VERSION_LESS 3.28)
