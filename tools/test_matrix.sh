@@ -2,7 +2,8 @@
 # Builds bridgeimport's wheel for each interpreter and runs the whole pytest
 # suite against it, installed in a fresh venv of that interpreter.
 #
-#   tools/test_matrix.sh [NAME...]     NAME: 3.9 .. 3.13 (pyenv) or debian
+#   tools/test_matrix.sh [NAME...]     NAME: 3.9 .. 3.13 (pyenv), 3.13t
+#                                      (free-threaded, tools/build_python.sh) or debian
 #
 # With no NAME, every interpreter of the default list that exists is tested
 # (missing ones are listed as absent); a NAME given explicitly must exist.
@@ -19,13 +20,21 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$ROOT/build/matrix
 PYENV_ROOT=${PYENV_ROOT:-$HOME/.pyenv}
+# The pinned abseil, fetched if need be (make exports this already).
+export BRIDGEIMPORT_ABSEIL_ARCHIVE=${BRIDGEIMPORT_ABSEIL_ARCHIVE:-$(python3 "$ROOT/tools/fetch_sources.py" abseil)}
+CACHE=$(dirname "$(dirname "$BRIDGEIMPORT_ABSEIL_ARCHIVE")")
 JOBS=${JOBS:-2}
-DEFAULT="3.9 3.10 3.11 3.12 3.13 debian"
+DEFAULT="3.9 3.10 3.11 3.12 3.13 3.13t debian"
 SOURCES="CMakeLists.txt setup.py pyproject.toml MANIFEST.in README.md cmake deps finders loader python examples"
 
 interpreter() {  # NAME -> path of the interpreter, or nothing
     case $1 in
         debian) [ -x /usr/bin/python3 ] && echo /usr/bin/python3 ;;
+        *t) # free-threaded, built from the pinned source (make pythons)
+            local d
+            for d in $(ls -d "$CACHE/pythons/${1%t}".*t 2>/dev/null | sort -V -r); do
+                [ -x "$d/bin/python$1" ] && { echo "$d/bin/python$1"; return; }
+            done ;;
         *)  local d
             for d in $(ls -d "$PYENV_ROOT/versions/$1".* 2>/dev/null | sort -V -r); do
                 [ -x "$d/bin/python$1" ] && { echo "$d/bin/python$1"; return; }
@@ -69,8 +78,13 @@ run_one() {  # NAME PYTHON -> 0 if the wheel builds and pytest passes
     }
     echo "[$name] pytest on $(basename "$wheel")"
     local start=$SECONDS status
-    (cd "$ROOT/tests/python" && BRIDGEIMPORT_WHEEL=$wheel "$dir/venv/bin/python" -m pytest -q \
-        -p no:cacheprovider) \
+    # A free-threaded build (NAME ending in t) runs with PYTHON_GIL=1: _native
+    # does not declare Py_mod_gil_not_used yet (issue 12), so importing it
+    # would turn the GIL on anyway, with a RuntimeWarning on every stderr.
+    local gil=()
+    case $name in *t) gil=(PYTHON_GIL=1) ;; esac
+    (cd "$ROOT/tests/python" && env "${gil[@]}" BRIDGEIMPORT_WHEEL=$wheel \
+        "$dir/venv/bin/python" -m pytest -q -p no:cacheprovider) \
         > "$dir/pytest.log" 2>&1
     status=$?
     local summary

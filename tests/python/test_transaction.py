@@ -7,6 +7,7 @@ import importlib
 import linecache
 import os
 import sys
+import sysconfig
 import threading
 import time
 import weakref
@@ -122,6 +123,10 @@ def test_mode_all_retires_every_module_and_reimports_lazily(app):
     assert p not in tx.retired and p in tx.kept  # the mount package has no code
 
 
+@pytest.mark.xfail(bool(sysconfig.get_config_var("Py_GIL_DISABLED")), strict=False, reason=(
+    "found by the matrix on a free-threaded 3.13.15 (run with PYTHON_GIL=1): the retired "
+    "module is still alive after the last keep_retired transaction and gc.collect(); "
+    "cause not found yet (issue 12)"))
 def test_old_functions_keep_working_after_retirement(app):
     p, d = app
     core = sys.modules[f"{p}.core"]
