@@ -64,7 +64,7 @@ SOURCES := $(shell find finders loader python examples -type f -not -path '*/__p
 WHEEL_DIR := build/wheel
 # pip builds a linux_x86_64 wheel; auditwheel repair gives it the manylinux
 # tag its symbol versions allow (it grafts nothing: _native needs only libc,
-# libm, libstdc++ and libgcc_s), and the wheel in $(WHEEL_DIR) is its output.
+# libm and libgcc_s), and the wheel in $(WHEEL_DIR) is its output.
 $(WHEEL_DIR)/.built: $(SOURCES) | venv sources
 	rm -rf $(WHEEL_DIR) build/plain-wheel && mkdir -p $(WHEEL_DIR) build/plain-wheel
 	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PY) -m pip wheel --no-build-isolation --no-deps --quiet -w build/plain-wheel .

@@ -10,8 +10,9 @@
 #
 #   BRIDGEIMPORT_ABSEIL_ARCHIVE  a local copy of the pinned tarball (-D, else
 #       the environment variable of that name); neither: FetchContent
-#       downloads the upstream URL. Either way the sha256 pinned in deps/sources.lock is
-#       checked. `make` passes the file tools/fetch_sources.py fetched.
+#       downloads the upstream URL. Either way the sha256 pinned in
+#       deps/sources.lock is checked. `make` passes the file
+#       tools/fetch_sources.py fetched.
 #   BRIDGEIMPORT_SYSTEM_ABSEIL=ON  find_package(absl) instead: a distribution's
 #       own abseil, or any installed prefix, of LTS 20260526 or newer.
 #

@@ -228,7 +228,7 @@ py::object NativeLoader::Compile(SourceObservation* seen) {
         std::string mode = CheckHashBasedPycs();
         if (mode != "never" && (check_source || mode == "always")) {
           source = ReadFileForModule(path_, name_, no_follow_, &roots_);
-          py::bytes hash = refs.source_hash(refs.raw_magic, py::bytes(source->data));
+          py::bytes hash = SourceHash(source->data);
           valid = std::string(hash) == header->source_hash;
         } else {
           valid = true;  // unchecked hash-based pyc: trusted by definition
@@ -281,7 +281,7 @@ bool NativeLoader::WritePyc(const std::string& cache_path, const py::object& cod
   const PyRefs& refs = Refs();
   std::string header;
   if (hash_based) {
-    py::bytes hash = refs.source_hash(refs.raw_magic, py::bytes(source.data));
+    py::bytes hash = SourceHash(source.data);
     header = MakeHashPycHeader(refs.magic, std::string(hash), check_source);
   } else {
     // A timestamp pyc written before the source's second is over could not be

@@ -93,6 +93,11 @@ void InitPyRefs(py::module_& m) {
 
 }
 
+py::bytes SourceHash(const std::string& data) {
+  const PyRefs& r = Refs();
+  return r.source_hash(r.raw_magic, py::bytes(data));
+}
+
 py::error_already_set MakeImportError(const py::object& type,
                                       const std::string& message,
                                       const std::string& name,

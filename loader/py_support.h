@@ -121,7 +121,7 @@ struct PyRefs {
   std::string magic;           // importlib.util.MAGIC_NUMBER
   std::string cache_tag;       // sys.implementation.cache_tag ("" if None)
   py::object imp;              // _imp (check_hash_based_pycs, _fix_co_filename)
-  py::object source_hash;      // _imp.source_hash(raw_magic, data), as importlib.util's
+  py::object source_hash;      // _imp.source_hash (call SourceHash, below)
   py::object raw_magic;        // _imp.pyc_magic_number_token (3.14+), else
                                // _bootstrap_external._RAW_MAGIC_NUMBER (an int)
   py::object get_module_lock;  // importlib._bootstrap._get_module_lock
@@ -132,6 +132,10 @@ struct PyRefs {
 // module init function.
 void InitPyRefs(py::module_& m);
 const PyRefs& Refs();
+
+// The key of a hash-based pyc for source bytes `data`, as
+// importlib.util.source_hash computes it on this interpreter.
+py::bytes SourceHash(const std::string& data);
 
 // Raises `type(message, name=name, path=path)` (path omitted when empty) as
 // the current Python error and returns the error_already_set to throw.
