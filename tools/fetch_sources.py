@@ -4,6 +4,11 @@ outside the clone, and prints the path of each verified file.
 
     tools/fetch_sources.py NAME...      fetch (if missing), verify, print paths
     tools/fetch_sources.py --path NAME  print where NAME goes (no fetch)
+    tools/fetch_sources.py --debs PREFIX
+                                        the same for every binary package pin
+                                        whose NAME starts with PREFIX
+    tools/fetch_sources.py --archive    print the archive URI and keyring the
+                                        private configuration uses
 
 The cache is $BRIDGEIMPORT_CACHE, else $XDG_CACHE_HOME/bridgeimport, else
 ~/.cache/bridgeimport; files land in its sources/ folder. A file already there
@@ -17,6 +22,10 @@ the archive URIs and keyring of the machine's own apt sources
 no host. apt checks the signed index and the file's checksums; this script
 then checks the sha256 pinned in the repository, so a moved pin or a changed
 archive fails loudly instead of building something else.
+
+A pin whose source field reads deb:PACKAGE=VERSION is a binary package of
+the same suite (`apt-get download`), for the Debian sid root that holds the
+interpreters no source tarball can be had for (tools/build_sid_root.sh).
 
 Standard library only: it runs before any virtual environment exists.
 """
@@ -111,7 +120,7 @@ def _apt_options(apt_dir: str) -> list:
             "-o", "Debug::NoLocking=1"]
 
 
-def _prepare_apt(apt_dir: str) -> list:
+def _prepare_apt(apt_dir: str, binary: bool = False) -> list:
     archives = _machine_archives()
     if not archives:
         raise FetchError("no Debian archive among this machine's apt sources "
@@ -121,7 +130,8 @@ def _prepare_apt(apt_dir: str) -> list:
     os.makedirs(f"{apt_dir}/cache/archives/partial", exist_ok=True)
     stanzas = []
     for uris, signed_by in archives:
-        stanza = f"Types: deb-src\nURIs: {uris}\nSuites: {SUITE}\nComponents: main\n"
+        types = "deb deb-src" if binary else "deb-src"
+        stanza = f"Types: {types}\nURIs: {uris}\nSuites: {SUITE}\nComponents: main\n"
         if signed_by:
             stanza += f"Signed-By: {signed_by}\n"
         if stanza not in stanzas:
@@ -145,16 +155,18 @@ def fetch(name: str, pins: dict) -> str:
     if os.path.isfile(target) and sha256_of(target) == sha256:
         return target
     os.makedirs(target_dir, exist_ok=True)
-    options = _prepare_apt(os.path.join(cache_dir(), "apt"))
+    binary = source.startswith("deb:")
+    options = _prepare_apt(os.path.join(cache_dir(), "apt"), binary)
+    command = (["download", f"{source[4:]}={version}"] if binary
+               else ["source", "--download-only", f"{source}={version}"])
     with tempfile.TemporaryDirectory(dir=target_dir) as work:
         os.chmod(work, 0o755)
-        result = subprocess.run(["apt-get", *options, "source", "--download-only",
-                                 f"{source}={version}"],
+        result = subprocess.run(["apt-get", *options, *command],
                                 cwd=work, capture_output=True, text=True)
         got = os.path.join(work, filename)
         if result.returncode != 0 or not os.path.isfile(got):
             raise FetchError(
-                f"cannot fetch {filename} (Debian source {source} {version}, suite {SUITE}):\n"
+                f"cannot fetch {filename} (Debian {source} {version}, suite {SUITE}):\n"
                 f"{result.stderr.strip()}\nIf Debian has moved on, pin the new version in "
                 f"{LOCK}; if the archive is unreachable, put the file in {target_dir} by hand.")
         actual = sha256_of(got)
@@ -171,7 +183,14 @@ def main(argv: list) -> int:
         return 0 if argv else 2
     try:
         pins = read_lock()
-        if argv[0] == "--path":
+        if argv[0] == "--archive":
+            uris, signed_by = _machine_archives()[0]
+            print(uris.split()[0], signed_by or "/usr/share/keyrings/debian-archive-keyring.gpg")
+            return 0
+        if argv[0] == "--debs":
+            argv = [n for n in pins if pins[n][0].startswith("deb:")
+                    and n.startswith(argv[1] if len(argv) > 1 else "")]
+        elif argv[0] == "--path":
             for name in argv[1:]:
                 print(os.path.join(cache_dir(), "sources", pins[name][2]))
             return 0
