@@ -89,6 +89,32 @@ def check(expect_hook: bool, state: dict, children: list | None, when: str) -> l
     return problems
 
 
+def make_regrtest(argv: list):
+    """A test.libregrtest Regrtest for these arguments: 3.11 parses sys.argv
+    in main(); 3.12 on take the parsed namespace in the constructor."""
+    import inspect
+    from test.libregrtest import main as regrtest_main
+
+    if "ns" in inspect.signature(regrtest_main.Regrtest).parameters:
+        return regrtest_main.Regrtest(regrtest_main._parse_args(argv))
+    sys.argv[1:] = argv  # regrtest reads sys.argv
+    return regrtest_main.Regrtest()
+
+
+# The outcome lists of one run, under the 3.11 names: 3.13 on keep them in
+# regrtest.results and call two of them resource_denied and env_changed.
+OUTCOMES = {"good": "good", "bad": "bad", "skipped": "skipped",
+            "resource_denieds": "resource_denied", "environment_changed": "env_changed",
+            "run_no_tests": "run_no_tests"}
+
+
+def module_outcomes(regrtest) -> dict:
+    results = getattr(regrtest, "results", None)
+    if results is None:
+        return {kind: sorted(getattr(regrtest, kind, ())) for kind in OUTCOMES}
+    return {kind: sorted(getattr(results, new, ())) for kind, new in OUTCOMES.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     mode = parser.add_mutually_exclusive_group(required=True)
@@ -107,10 +133,7 @@ def main() -> int:
         print("\n".join(problems), file=sys.stderr)
         return 3
 
-    from test.libregrtest.main import Regrtest
-
-    regrtest = Regrtest()
-    sys.argv[1:] = ["--junit-xml", args.out + ".xml", *args.tests]  # regrtest reads sys.argv
+    regrtest = make_regrtest(["--junit-xml", args.out + ".xml", *args.tests])
     try:
         regrtest.main()
         status = 0
@@ -120,10 +143,7 @@ def main() -> int:
 
     after = hook_state(args.expect_hook)
     problems = check(expect_hook, after, None, "after the tests")
-    report.update(after=after, status=status, modules={
-        kind: sorted(getattr(regrtest, kind, ()))
-        for kind in ("good", "bad", "skipped", "resource_denieds", "environment_changed",
-                     "run_no_tests")})
+    report.update(after=after, status=status, modules=module_outcomes(regrtest))
     with open(args.out + ".json", "w") as f:
         json.dump(report, f, indent=1)
     if problems:
