@@ -1,12 +1,13 @@
 """Builds bridgeimport's wheel: the Python package, the CMake-built extension
-bridgeimport._native, bridgeimport.pth and bridgeimport.start (PEP 829, Python
-3.15+) at the top of site-packages, and the examples used by
-``python -m bridgeimport demo``.
+bridgeimport._native, bridgeimport.pth (and bridgeimport.start where site.py
+needs it: see START_FILE_FROM) at the top of site-packages, and the examples
+used by ``python -m bridgeimport demo``.
 
 Follows pybind11's cmake_example: a CMakeExtension whose build_ext runs CMake.
 Environment knobs: CMAKE_BUILD_PARALLEL_LEVEL (jobs), BRIDGEIMPORT_CMAKE_ARGS
 (extra -D options, space separated), BRIDGEIMPORT_ABSEIL_ARCHIVE (a local copy
-of the pinned abseil tarball; see cmake/abseil.cmake).
+of the pinned abseil tarball; see cmake/abseil.cmake), BRIDGEIMPORT_START_FILE=1
+(ship bridgeimport.start on 3.15-3.17 too).
 """
 
 import os
@@ -64,17 +65,38 @@ class CMakeBuild(build_ext):
                         "--parallel", jobs], check=True)
 
 
+# PEP 829: site.py runs a .pth file's import lines through 3.17 (unless a
+# matching .start file exists) and ignores them from 3.18 on, where only
+# <name>.start entry points run start-up code. Any entry point makes site.py
+# import pkgutil to resolve it (with collections, functools, importlib.util,
+# re): on 3.15.2 a process importing one bridge module took 1.96x a stock
+# one with the start file, 1.21x with the .pth line (README, "Start files";
+# benchmarks/bench_cold_start.py --start-file).
+# So the wheel ships the start file only where the .pth line no longer runs,
+# or where BRIDGEIMPORT_START_FILE=1 asks for it; either file calls the same
+# _startup.run, once.
+START_FILE_FROM = (3, 18)
+
+
+def ships_start_file() -> bool:
+    return (sys.version_info >= START_FILE_FROM
+            or os.environ.get("BRIDGEIMPORT_START_FILE", "") not in ("", "0"))
+
+
 class BuildPyWithPth(build_py):
     """Also places the start-up files at the root of the install
-    (site-packages): bridgeimport.pth for every Python, bridgeimport.start for
-    3.15+ (which then ignores the .pth's import line); and the examples inside
-    the package."""
+    (site-packages): bridgeimport.pth for every Python, bridgeimport.start
+    where ships_start_file(); and the examples inside the package."""
 
     def run(self) -> None:
         super().run()
         target = Path(self.build_lib)
-        for name in ("bridgeimport.pth", "bridgeimport.start"):
-            shutil.copy(ROOT / "python" / name, target / name)
+        shutil.copy(ROOT / "python" / "bridgeimport.pth", target / "bridgeimport.pth")
+        start = target / "bridgeimport.start"
+        if ships_start_file():
+            shutil.copy(ROOT / "python" / "bridgeimport.start", start)
+        elif start.exists():  # left by an earlier build into the same build_lib
+            start.unlink()
         examples = target / "bridgeimport" / "_examples"
         if examples.exists():
             shutil.rmtree(examples)

@@ -3,6 +3,7 @@
 stock interpreter importing the same file from sys.path (issue 11).
 
     .venv/bin/python benchmarks/bench_cold_start.py [--runs 40] [--wheel WHEEL]
+                                                    [--start-file]
 
 Two fresh venvs of the same base interpreter, without system site-packages:
 "stock" holds nothing, "bridge" holds only bridgeimport's wheel (default:
@@ -19,7 +20,11 @@ warm-ups (so both sides read a bytecode cache):
   pieces    `-X importtime` of the bridge process: the median self and
             cumulative microseconds of every module the stock run does not
             import (bridgeimport's modules, the synthetic package, stdlib
-            modules bridgeimport pulls in), in import order.
+            modules bridgeimport pulls in), in import order;
+  start     with --start-file, on an interpreter whose site.py reads PEP 829
+            start files (3.15+): the process again in a third venv holding
+            the wheel and bridgeimport.start (python/), which site.py then
+            runs instead of the .pth import line (setup.py: START_FILE_FROM).
 
 Prints ratios against stock measured in the same run; asserts nothing.
 """
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -56,15 +62,27 @@ def base_python() -> str:
     return getattr(sys, "_base_executable", None) or sys.executable
 
 
-def make_venvs(tmp: str, wheel: str) -> tuple[str, str]:
-    pythons = []
-    for name in ("stock", "bridge"):
-        venv = os.path.join(tmp, name)
-        subprocess.run([base_python(), "-m", "venv", "--without-pip", venv], check=True)
-        pythons.append(os.path.join(venv, "bin", "python"))
-    subprocess.run([sys.executable, "-m", "pip", "--python", pythons[1], "install",
-                    "--no-deps", "--no-index", "--quiet", wheel], check=True)
-    return pythons[0], pythons[1]
+def make_venv(tmp: str, name: str, wheel: str | None = None) -> str:
+    venv = os.path.join(tmp, name)
+    subprocess.run([base_python(), "-m", "venv", "--without-pip", venv], check=True)
+    python = os.path.join(venv, "bin", "python")
+    if wheel:
+        subprocess.run([sys.executable, "-m", "pip", "--python", python, "install",
+                        "--no-deps", "--no-index", "--quiet", wheel], check=True)
+    return python
+
+
+def add_start_file(python: str) -> None:
+    site_packages = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    shutil.copy(os.path.join(ROOT, "python", "bridgeimport.start"), site_packages)
+
+
+def reads_start_files() -> bool:
+    """Whether this interpreter's site.py runs PEP 829 start files."""
+    import site
+    return hasattr(site, "StartupState")
 
 
 def environment(**extra: str) -> dict:
@@ -146,6 +164,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=40, help="runs per side (default 40)")
     parser.add_argument("--wheel", help="the bridgeimport wheel to install")
+    parser.add_argument("--start-file", action="store_true",
+                        help="also time a venv holding bridgeimport.start (3.15+)")
     args = parser.parse_args(argv)
     wheel = find_wheel(args.wheel)
     with tempfile.TemporaryDirectory(prefix="bi-cold-") as tmp:
@@ -153,15 +173,20 @@ def main(argv=None) -> int:
         os.mkdir(plugs)
         with open(os.path.join(plugs, "one.py"), "w") as f:
             f.write(MODULE)
-        stock_py, bridge_py = make_venvs(tmp, wheel)
-        stock = Side(stock_py, "one", environment(PYTHONPATH=plugs))
-        bridge = Side(bridge_py, "plugs.one", environment(BRIDGEIMPORT_PATH=f"plugs={plugs}"))
+        stock = Side(make_venv(tmp, "stock"), "one", environment(PYTHONPATH=plugs))
+        bridge_env = environment(BRIDGEIMPORT_PATH=f"plugs={plugs}")
+        bridge = Side(make_venv(tmp, "bridge", wheel), "plugs.one", bridge_env)
+        started = None
+        if args.start_file and reads_start_files():
+            started = Side(make_venv(tmp, "start", wheel), "plugs.one", bridge_env)
+            add_start_file(started.python)
         # Start-up writes its entry-point cache only for site directories left
         # unchanged for 2 s (bridgeimport._entrypoints): wait, or the first
         # runs would scan instead of reading it, as no long-lived venv does.
         time.sleep(2.2)
-        for side in (stock, bridge) * 2:  # warm-up: bytecode caches, page cache
-            side.wall()
+        for side in [stock, bridge, started] * 2:  # warm-up: bytecode caches, page cache
+            if side:
+                side.wall()
         version = stock.run("import sys; print(sys.version.split()[0])").stdout.strip()
         print(f"Python {version}, {os.path.basename(wheel)}, {args.runs} alternating runs a side")
 
@@ -169,6 +194,13 @@ def main(argv=None) -> int:
         ms_a, ms_b = statistics.median(a) * 1e3, statistics.median(b) * 1e3
         print(f"\nprocess (median wall ms)   stock {ms_a:7.2f}   bridge {ms_b:7.2f}   "
               f"ratio {ms_b / ms_a:.2f}x   (+{ms_b - ms_a:.2f} ms)")
+        if args.start_file and not started:
+            print("start file: this interpreter's site.py does not read start files")
+        if started:
+            a, b = alternate(stock, started, "wall", args.runs)
+            ms_a, ms_b = statistics.median(a) * 1e3, statistics.median(b) * 1e3
+            print(f"with bridgeimport.start    stock {ms_a:7.2f}   bridge {ms_b:7.2f}   "
+                  f"ratio {ms_b / ms_a:.2f}x   (+{ms_b - ms_a:.2f} ms)")
         a, b = alternate(stock, bridge, "first_import_ns", args.runs)
         us_a, us_b = statistics.median(a) / 1e3, statistics.median(b) / 1e3
         print(f"first import (median us)   stock {us_a:7.0f}   bridge {us_b:7.0f}   "
@@ -183,6 +215,11 @@ def main(argv=None) -> int:
         print(f"  {'module':36} {'self us':>8} {'cumul. us':>10}")
         for module, own, cumulative in pieces(stock, bridge, runs):
             print(f"  {module:36} {own:8.0f} {cumulative:10.0f}")
+        if started:
+            print("\n-X importtime with bridgeimport.start, modules the .pth process does not"
+                  f" import (median of {runs} runs):")
+            for module, own, cumulative in pieces(bridge, started, runs):
+                print(f"  {module:36} {own:8.0f} {cumulative:10.0f}")
     return 0
 
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -189,12 +190,16 @@ def test_mount_api_sees_declared_mounts_before_any_import(fresh_venv, tmp_path):
     assert (r.returncode, r.stdout.strip(), r.stderr) == (0, "['px_api'] Finder False", "")
 
 
+def start_file_lines() -> list:
+    text = (ROOT / "python" / "bridgeimport.start").read_text()
+    return [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+
+
 def test_start_file_names_the_same_callable(fresh_venv, tmp_path):
-    """Python 3.15+ (PEP 829) calls the .start entry point instead of the .pth
-    import line; the entry point must resolve and register (simulated here by
-    resolving it by hand in an interpreter whose .pth was disabled)."""
-    lines = [ln for ln in (site_packages(fresh_venv) / "bridgeimport.start").read_text().splitlines()
-             if ln.strip() and not ln.startswith("#")]
+    """bridgeimport.start names the function the .pth line calls; resolved by
+    hand (as site.py does, with pkgutil) it registers, and a second call is a
+    no-op, whatever the interpreter's own site.py reads."""
+    lines = start_file_lines()
     assert lines == ["bridgeimport._startup:run"]
     d = tmp_path / "st"
     d.mkdir()
@@ -204,6 +209,50 @@ def test_start_file_names_the_same_callable(fresh_venv, tmp_path):
             "import st_env.m; print(st_env.m.X, sum(type(x).__name__ == 'Finder' for x in sys.meta_path))")
     r = run_python(fresh_venv, code, BRIDGEIMPORT_PATH=f"st_env={d}", BRIDGEIMPORT_DISABLE="1")
     assert (r.returncode, r.stdout.strip(), r.stderr) == (0, "started 1", "")
+
+
+def test_wheel_ships_the_start_file_only_where_site_needs_it(wheel):
+    """PEP 829: through 3.17 a start file would only add site.py's pkgutil
+    import to every start; from 3.18 the .pth line no longer runs (setup.py:
+    START_FILE_FROM)."""
+    if os.environ.get("BRIDGEIMPORT_START_FILE", "") not in ("", "0"):
+        pytest.skip("this wheel was asked to ship the start file")
+    with zipfile.ZipFile(wheel) as whl:
+        names = set(whl.namelist())
+    assert "bridgeimport.pth" in names
+    assert ("bridgeimport.start" in names) == (sys.version_info >= (3, 18))
+
+
+def reads_start_files(python: Path) -> bool:
+    r = run_python(python, "import site; print(hasattr(site, 'StartupState'))")
+    return r.stdout.strip() == "True"
+
+
+def test_start_file_not_the_pth_line_activates_where_site_reads_it(fresh_venv, tmp_path, wheel):
+    """On a site.py that reads start files (3.15+), bridgeimport.start beside
+    bridgeimport.pth suppresses the .pth import line; site.py calls the entry
+    point once, which registers once; disabled, it registers nothing."""
+    if not reads_start_files(fresh_venv):
+        pytest.skip("this interpreter's site.py does not read PEP 829 start files")
+    python = make_venv(tmp_path / "venv", wheel)
+    site_dir = site_packages(python)
+    shutil.copy(ROOT / "python" / "bridgeimport.start", site_dir)
+    d = tmp_path / "sf"
+    d.mkdir()
+    (d / "m.py").write_text("X = 'from the start file'\n")
+    code = ("import sys, sf_env.m; "
+            "print(sf_env.m.X, sum(type(f).__name__ == 'Finder' for f in sys.meta_path))")
+    r = subprocess.run([str(python), "-v", "-c", code], capture_output=True, text=True,
+                       env=clean_env(BRIDGEIMPORT_PATH=f"sf_env={d}"), cwd="/", timeout=120)
+    assert (r.returncode, r.stdout.strip()) == (0, "from the start file 1"), r.stderr
+    pth, start = site_dir / "bridgeimport.pth", site_dir / "bridgeimport.start"
+    assert f"import lines in {pth} are suppressed due to matching {start} file" in r.stderr
+    assert f"Exec'ing from {pth}" not in r.stderr
+    assert r.stderr.count(f"Executing entry point: bridgeimport._startup:run from {start}") == 1
+    disabled = ("import sys; print('bridgeimport._native' in sys.modules, "
+                "[type(f).__name__ for f in sys.meta_path if 'bridge' in type(f).__module__])")
+    r = run_python(python, disabled, BRIDGEIMPORT_PATH=f"sf_env={d}", BRIDGEIMPORT_DISABLE="1")
+    assert (r.returncode, r.stdout.strip(), r.stderr) == (0, "False []", "")
 
 
 def test_abc_registration_without_importing_importlib_abc(fresh_venv, tmp_path):
