@@ -2,28 +2,42 @@
 
 #include "loader/py_support.h"
 
+#include <atomic>
+
 namespace bridgeimport {
 namespace {
 
 constexpr long kDebug = 10;  // logging.DEBUG
 
 // References taken once and never released: they must stay valid through
-// interpreter finalisation (imports still happen then), like PyRefs.
+// interpreter finalisation (imports still happen then), like PyRefs. The
+// logger and its cache are found on first use, by whichever thread comes
+// first; they are published with a compare-and-swap, so every thread sees
+// either nothing or the complete pair (the cache before the logger).
 struct LoggerState {
   LoggerState()
       : logging_key(PyUnicode_InternFromString("logging")),
         debug_level(PyLong_FromLong(kDebug)) {
     if (logging_key == nullptr || debug_level == nullptr) PyErr_Clear();
   }
-  PyObject* logging_key;          // "logging", interned
-  PyObject* debug_level;          // 10
-  PyObject* logger = nullptr;     // logging.getLogger("bridgeimport")
-  PyObject* cache = nullptr;      // logger._cache when it is a dict
+  PyObject* const logging_key;               // "logging", interned
+  PyObject* const debug_level;               // 10
+  std::atomic<PyObject*> logger{nullptr};    // logging.getLogger("bridgeimport")
+  std::atomic<PyObject*> cache{nullptr};     // logger._cache when it is a dict
 };
 
 LoggerState& State() {
   static absl::NoDestructor<LoggerState> state;  // never destroyed, see above
   return *state;
+}
+
+// Stores `value` (a new reference) into `slot` unless another thread stored
+// one first; returns the one that stays. Never releases a published object.
+PyObject* PublishOnce(std::atomic<PyObject*>& slot, PyObject* value) {
+  PyObject* expected = nullptr;
+  if (slot.compare_exchange_strong(expected, value, std::memory_order_acq_rel)) return value;
+  Py_DECREF(value);  // the same logger: getLogger() returns one object per name
+  return expected;
 }
 
 // Saves the pending exception (if any) and puts it back on scope exit.
@@ -47,29 +61,30 @@ class PreserveError {
 // been imported: then no one can have asked for DEBUG. Errors are cleared.
 PyObject* Logger() {
   LoggerState& s = State();
-  if (s.logger != nullptr) return s.logger;
+  if (PyObject* logger = s.logger.load(std::memory_order_acquire)) return logger;
   if (s.logging_key == nullptr) return nullptr;
-  PyObject* logging = PyDict_GetItemWithError(PyImport_GetModuleDict(), s.logging_key);
-  if (logging == nullptr) {
+  // A strong reference: another thread may drop sys.modules' entry.
+  PyObject* logging = nullptr;
+  try {
+    logging = DictItem(PyImport_GetModuleDict(), s.logging_key).release().ptr();
+  } catch (py::error_already_set&) {
     PyErr_Clear();
-    return nullptr;
   }
-  Py_INCREF(logging);  // the call below may run code that drops sys.modules' ref
+  if (logging == nullptr) return nullptr;
   PyObject* logger = PyObject_CallMethod(logging, "getLogger", "s", "bridgeimport");
   Py_DECREF(logging);
   if (logger == nullptr) {  // e.g. `logging` still initialising: ask again later
     PyErr_Clear();
     return nullptr;
   }
-  s.logger = logger;
   PyObject* cache = PyObject_GetAttrString(logger, "_cache");
   if (cache != nullptr && PyDict_CheckExact(cache)) {
-    s.cache = cache;
+    PublishOnce(s.cache, cache);
   } else {  // another logging implementation: isEnabledFor() every time
     Py_XDECREF(cache);
     PyErr_Clear();
   }
-  return logger;
+  return PublishOnce(s.logger, logger);
 }
 
 bool AskLogger() {
@@ -85,14 +100,20 @@ bool AskLogger() {
 
 }  // namespace
 
+void InitDebugLog() { State(); }
+
 bool DebugEnabled() {
   LoggerState& s = State();
-  if (s.cache != nullptr && s.debug_level != nullptr) {
+  PyObject* cache = s.cache.load(std::memory_order_acquire);
+  if (cache != nullptr && s.debug_level != nullptr) {
     // logging fills _cache[DEBUG] on the first isEnabledFor(DEBUG) after
-    // each clear, so a hit is the logger's own current answer.
-    PyObject* cached = PyDict_GetItemWithError(s.cache, s.debug_level);  // borrowed
-    if (cached != nullptr) return cached == Py_True;
-    if (PyErr_Occurred()) {
+    // each clear, so a hit is the logger's own current answer. Only the
+    // value's identity is used: True and False are immortal, a borrowed
+    // answer would do, but another thread may clear the dict meanwhile.
+    try {
+      py::object cached = DictItem(cache, s.debug_level);
+      if (cached) return cached.ptr() == Py_True;
+    } catch (py::error_already_set&) {
       PyErr_Clear();
       return false;
     }

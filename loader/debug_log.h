@@ -17,6 +17,10 @@ namespace bridgeimport {
 
 namespace py = pybind11;
 
+// Makes the state DebugEnabled() reads: once, at module init, so that no
+// thread ever waits on a C++ static initialiser that calls Python.
+void InitDebugLog();
+
 // True if logging.getLogger("bridgeimport").isEnabledFor(logging.DEBUG).
 // Never raises (an error counts as "off").
 bool DebugEnabled();

@@ -4,7 +4,16 @@
 
 #include <pybind11/stl.h>
 
+#include <pthread.h>
+
+#include <mutex>
+#include <optional>
+#include <utility>
+
+#include "absl/base/no_destructor.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "finders/module_name.h"
 #include "loader/native_loader.h"
 #include "loader/py_support.h"
@@ -27,25 +36,53 @@ struct Deps {
     return bridges.contains(name) || others.contains(name);
   }
 };
-absl::flat_hash_map<std::string, Deps>& Graph() {
-  static absl::flat_hash_map<std::string, Deps> graph;
-  return graph;
+// Every thread records into it when an execution ends, and transactions read
+// it from theirs: a mutex, with no Python under it (py_support.h). Never
+// destroyed: daemon threads may still record while the interpreter finalises.
+struct DependencyGraphState {
+  absl::Mutex mu;
+  absl::flat_hash_map<std::string, Deps> graph ABSL_GUARDED_BY(mu);
+};
+DependencyGraphState& Graph() {
+  static absl::NoDestructor<DependencyGraphState> state;
+  return *state;
 }
 
-// The wrapper's bookkeeping: how many frames are open process-wide, the
-// wrapper function and the __import__ it replaced. Never destroyed
-// (NoDestructor): daemon threads and atexit handlers may still be importing
-// while the interpreter finalises.
-struct HookState {
-  int open_frames = 0;
+// One builtins function wrapped while frames are open: the wrapper and the
+// function it replaced.
+struct WrappedSlot {
+  WrappedSlot(const char* name) : slot(name) {}
+  const char* slot;
   py::object hook;
   py::object wrapped;
-  // Someone else's __import__ came to wrap ours (or ours was put back as
-  // "the original" by a patcher's undo): while that lasts builtins.__import__
-  // is not touched and `wrapped` never changes, or hook -> theirs -> hook
-  // would recurse. The hook just passes through. It ends when the __import__
-  // we wrap is back in builtins (see InstallHook).
+  // Someone else's function came to wrap ours (or ours was put back as "the
+  // original" by a patcher's undo): while that lasts the slot is not touched
+  // and `wrapped` never changes, or hook -> theirs -> hook would recurse. The
+  // hook just passes through. It ends when the function we wrap is back in
+  // builtins (see WrapSlot).
   bool stranded = false;
+};
+// The wrappers' bookkeeping: how many frames are open process-wide,
+// __import__, and __lazy_import__ (PEP 810, 3.15+: what a lazy import
+// statement calls; absent before). Never destroyed (NoDestructor): daemon
+// threads and atexit handlers may still be importing while the interpreter
+// finalises.
+//
+// Frames open and close on every thread. The thread whose frame takes the
+// count from 0 to 1 (or back) wraps (or unwraps) builtins, and marks the
+// state `busy` meanwhile: that work stores into the builtins dict, which may
+// wait for the dict's own lock detached, so it runs with no C++ lock held (a
+// stop-the-world pause or a fork() may come then: py_support.h). Other
+// threads opening or closing a frame meanwhile wait, detached, until it is
+// done (WaitForHookWork): no frame's code runs before the wrapper is in
+// place. `hook` is set once at init; the other slot fields belong to the busy
+// thread, except `wrapped`, which ImportHook reads: it changes under `mu`.
+struct HookState {
+  absl::Mutex mu;
+  int open_frames ABSL_GUARDED_BY(mu) = 0;
+  bool busy ABSL_GUARDED_BY(mu) = false;
+  WrappedSlot plain = {"__import__"};
+  WrappedSlot lazy = {"__lazy_import__"};
 };
 HookState& Hook() {
   static absl::NoDestructor<HookState> state;  // valid through finalisation
@@ -53,21 +90,36 @@ HookState& Hook() {
 }
 
 struct ExecStats {
-  uint64_t executions = 0;
+  uint64_t started = 0;     // executions begun
+  uint64_t executions = 0;  // executions ended (failed ones included)
   uint64_t failures = 0;
   double total_seconds = 0;
   double last_seconds = 0;
   uint64_t last_serial = 0;  // ExecutionSerial() of the last execution
   bool last_ok = false;
 };
-// Counts executions process-wide, so "what ran since X" needs no log.
-uint64_t& Serial() {
-  static uint64_t serial = 0;
-  return serial;
+// Counts executions process-wide, so "what ran since X" needs no log. Every
+// thread that executes a bridge module writes it: a mutex, as the graph.
+struct ExecutionState {
+  absl::Mutex mu;
+  uint64_t serial ABSL_GUARDED_BY(mu) = 0;
+  absl::flat_hash_map<std::string, ExecStats> stats ABSL_GUARDED_BY(mu);
+};
+ExecutionState& Executions() {
+  static absl::NoDestructor<ExecutionState> state;
+  return *state;
 }
-absl::flat_hash_map<std::string, ExecStats>& Executions() {
-  static absl::flat_hash_map<std::string, ExecStats> stats;
-  return stats;
+
+py::list ToList(const std::vector<std::string>& names) {
+  py::list out;
+  for (const std::string& n : names) out.append(n);
+  return out;
+}
+
+std::vector<std::string> Sorted(const absl::flat_hash_set<std::string>& set) {
+  std::vector<std::string> out(set.begin(), set.end());
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 // The absolute module name an `__import__(name, globals, ..., level)` call
@@ -96,13 +148,11 @@ std::string AbsoluteName(PyObject* name, PyObject* globals, long level) {
 // True if `package.attr` is the submodule sys.modules holds under that name
 // (what `from package import attr` binds when attr is a submodule).
 bool IsSubmoduleAttribute(const std::string& package, const std::string& attr) {
-  PyObject* modules = PyImport_GetModuleDict();
-  PyObject* pkg = PyDict_GetItemString(modules, package.c_str());
-  PyObject* sub = PyDict_GetItemString(modules, (package + "." + attr).c_str());
-  if (pkg == nullptr || sub == nullptr) return false;
-  // Owned before any Python code (a module __getattr__) can run.
-  py::object owned_pkg = py::reinterpret_borrow<py::object>(pkg);
-  py::object owned_sub = py::reinterpret_borrow<py::object>(sub);
+  py::dict modules = SysModules();
+  // Strong references: another thread may remove either entry meanwhile.
+  py::object owned_pkg = DictItem(modules, package.c_str());
+  py::object owned_sub = DictItem(modules, (package + "." + attr).c_str());
+  if (!owned_pkg || !owned_sub) return false;
   PyObject* value = PyObject_GetAttrString(owned_pkg.ptr(), attr.c_str());
   if (value == nullptr) {
     PyErr_Clear();
@@ -113,55 +163,135 @@ bool IsSubmoduleAttribute(const std::string& package, const std::string& attr) {
   return same;
 }
 
-void InstallHook() {
-  HookState& h = Hook();
-  if (h.open_frames++ > 0 || !h.hook) return;
-  PyObject* builtins = PyEval_GetBuiltins();  // borrowed dict
-  PyObject* current = builtins ? PyDict_GetItemString(builtins, "__import__") : nullptr;
-  if (current == nullptr) return;
-  if (h.stranded) {
+// builtins[slot] as a strong reference (null if absent).
+py::object SlotValue(PyObject* builtins, const char* slot) {
+  PyObject* found = nullptr;
+#if PY_VERSION_HEX >= 0x030D0000
+  if (PyDict_GetItemStringRef(builtins, slot, &found) < 0) PyErr_Clear();
+#else
+  found = PyDict_GetItemString(builtins, slot);  // the GIL is held
+  Py_XINCREF(found);
+#endif
+  return py::reinterpret_steal<py::object>(found);
+}
+
+// `w.wrapped = value`, for ImportHook's readers; returns the old value, to be
+// released after the lock.
+py::object SetWrapped(WrappedSlot& w, py::object value) {
+  absl::MutexLock lock(Hook().mu);
+  return Exchange(w.wrapped, std::move(value));
+}
+
+// Run by the busy thread only (see HookState). Every reference it drops goes
+// to `released`, dropped once the thread is no longer busy: dropping one may
+// free an object and run Python code, which may open a frame.
+void WrapSlot(PyObject* builtins, WrappedSlot& w, std::vector<py::object>& released) {
+  if (!w.hook) return;
+  released.push_back(SlotValue(builtins, w.slot));  // alive while builtins changes
+  PyObject* current = released.back().ptr();
+  if (current == nullptr) return;  // no __lazy_import__ before 3.15
+  if (w.stranded) {
     // Still inside someone else's chain: leave it. But once they have put
-    // back the very __import__ we wrap (mock.patch's undo), wrapping it again
+    // back the very function we wrap (mock.patch's undo), wrapping it again
     // cannot recurse (hook -> wrapped is the whole chain), and without it
     // dependency recording would be off for the rest of the process.
-    if (current != h.wrapped.ptr()) return;
-    h.stranded = false;
+    if (current != w.wrapped.ptr()) return;
+    w.stranded = false;
   }
-  if (current == h.hook.ptr()) {  // put back by someone else: never re-wrap
-    h.stranded = true;
+  if (current == w.hook.ptr()) {  // put back by someone else: never re-wrap
+    w.stranded = true;
     return;
   }
-  h.wrapped = py::reinterpret_borrow<py::object>(current);
-  if (PyDict_SetItemString(builtins, "__import__", h.hook.ptr()) != 0)
-    PyErr_Clear();
+  released.push_back(SetWrapped(w, py::reinterpret_borrow<py::object>(current)));
+  if (PyDict_SetItemString(builtins, w.slot, w.hook.ptr()) != 0) PyErr_Clear();
+}
+
+void UnwrapSlot(PyObject* builtins, WrappedSlot& w, std::vector<py::object>& released) {
+  if (w.stranded || !w.wrapped) return;
+  released.push_back(SlotValue(builtins, w.slot));
+  if (released.back().ptr() == w.hook.ptr()) {
+    if (PyDict_SetItemString(builtins, w.slot, w.wrapped.ptr()) != 0) PyErr_Clear();
+  } else {
+    // Someone replaced it while we were installed and may call us.
+    w.stranded = true;
+  }
+}
+
+// Lets another thread's wrapping or unwrapping end: a short sleep, detached
+// (no lock held, so neither the GIL nor a stop-the-world pause waits on it).
+void WaitForHookWork() {
+  PyThreadState* state = PyEval_SaveThread();
+  absl::SleepFor(absl::Microseconds(50));
+  ParkIfEndedAtExit([&] {
+    PyEval_RestoreThread(state);
+    return 0;
+  });
+}
+
+// Counts a frame opening (+1) or closing (-1). True if this thread took the
+// count from 0 to 1 or back and must now wrap or unwrap builtins, marked
+// busy: call EndHookWork() after.
+bool CountFrame(int delta) {
+  HookState& h = Hook();
+  for (;;) {
+    {
+      absl::MutexLock lock(h.mu);
+      if (!h.busy) {
+        h.open_frames += delta;
+        h.busy = h.open_frames == (delta > 0 ? 1 : 0);
+        return h.busy;
+      }
+    }
+    WaitForHookWork();
+  }
+}
+
+void EndHookWork() {
+  HookState& h = Hook();
+  absl::MutexLock lock(h.mu);
+  h.busy = false;
+}
+
+void InstallHook() {
+  if (!CountFrame(+1)) return;
+  std::vector<py::object> released;  // dropped after EndHookWork()
+  PyObject* builtins = PyEval_GetBuiltins();  // borrowed: this frame's builtins
+  if (builtins != nullptr) {
+    WrapSlot(builtins, Hook().plain, released);
+    WrapSlot(builtins, Hook().lazy, released);
+  }
+  EndHookWork();
 }
 
 void RemoveHook() {
-  HookState& h = Hook();
-  if (--h.open_frames > 0 || h.stranded) return;
+  if (!CountFrame(-1)) return;
+  std::vector<py::object> released;  // dropped after EndHookWork()
   PyObject* builtins = PyEval_GetBuiltins();
-  if (builtins == nullptr || !h.wrapped) return;
-  if (PyDict_GetItemString(builtins, "__import__") == h.hook.ptr()) {
-    if (PyDict_SetItemString(builtins, "__import__", h.wrapped.ptr()) != 0)
-      PyErr_Clear();
-  } else {
-    // Someone replaced __import__ while we were installed and may call us.
-    h.stranded = true;
+  if (builtins != nullptr) {
+    UnwrapSlot(builtins, Hook().plain, released);
+    UnwrapSlot(builtins, Hook().lazy, released);
   }
+  EndHookWork();
 }
 
-}  // namespace
+// The function `w` wraps now (a new reference), or null.
+py::object WrappedBy(WrappedSlot HookState::*slot) {
+  HookState& h = Hook();
+  absl::MutexLock lock(h.mu);
+  return (h.*slot).wrapped;  // Py_INCREF only; the copy dies after the lock
+}
 
-// builtins.__import__ while frames are open: the real import, then a record
-// for this thread's innermost frame. Recording never fails an import.
-PyObject* ImportHook(PyObject*, PyObject* const* args, Py_ssize_t nargs,
-                     PyObject* kwnames) {
-  py::object target = Hook().wrapped;  // a reference for the call's duration
-  if (!target) {
-    PyErr_SetString(PyExc_ImportError, "__import__ not found");
-    return nullptr;
-  }
-  PyObject* params[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};
+// A fork() while another thread was busy wrapping: that thread does not
+// exist in the child, which would wait for it forever.
+void ForgetHookWorkInChild() {
+  HookState& h = Hook();
+  absl::MutexLock lock(h.mu);
+  h.busy = false;
+}
+
+// The (name, globals, locals, fromlist, level) of an __import__-style call.
+void ImportParams(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
+                  PyObject* params[5]) {
   static const char* const kNames[5] = {"name", "globals", "locals", "fromlist",
                                         "level"};
   for (Py_ssize_t i = 0; i < nargs && i < 5; ++i) params[i] = args[i];
@@ -173,6 +303,21 @@ PyObject* ImportHook(PyObject*, PyObject* const* args, Py_ssize_t nargs,
           params[j] = args[nargs + k];
     }
   }
+}
+
+}  // namespace
+
+// builtins.__import__ while frames are open: the real import, then a record
+// for this thread's innermost frame. Recording never fails an import.
+PyObject* ImportHook(PyObject*, PyObject* const* args, Py_ssize_t nargs,
+                     PyObject* kwnames) {
+  py::object target = WrappedBy(&HookState::plain);  // held for the call
+  if (!target) {
+    PyErr_SetString(PyExc_ImportError, "__import__ not found");
+    return nullptr;
+  }
+  PyObject* params[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};
+  ImportParams(args, nargs, kwnames, params);
   // `import a.b.c` binds `a` and reaches a.b and a.b.c through it: all three
   // are dependencies. `from a.b import c, d` binds only what it names:
   // submodule c is a dependency of its own, a plain attribute d (or `*`)
@@ -225,6 +370,93 @@ PyObject* ImportHook(PyObject*, PyObject* const* args, Py_ssize_t nargs,
   return result;
 }
 
+// builtins.__lazy_import__ while frames are open (PEP 810): what a lazy
+// import statement (or any import under `-X lazy_imports=all`) calls. The
+// module it names is imported on first use, often after this execution has
+// ended, where ImportHook no longer sees it; the statement is recorded
+// instead, among the frame's lazy names (see LoadFrame::Succeeded).
+PyObject* LazyImportHook(PyObject*, PyObject* const* args, Py_ssize_t nargs,
+                         PyObject* kwnames) {
+  py::object target = WrappedBy(&HookState::lazy);  // held for the call
+  if (!target) {
+    PyErr_SetString(PyExc_ImportError, "__lazy_import__ not found");
+    return nullptr;
+  }
+  LoadFrame* caller = innermost;
+  const size_t mark = caller != nullptr ? caller->loaded_deps_.size() : 0;
+  PyObject* result = ParkIfEndedAtExit(
+      [&] { return PyObject_Vectorcall(target.ptr(), args, nargs, kwnames); });
+  LoadFrame* frame = innermost;
+  if (result == nullptr || frame == nullptr) return result;
+  PyObject* params[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};
+  ImportParams(args, nargs, kwnames, params);
+  if (params[0] == nullptr || !PyUnicode_Check(params[0])) return result;
+  try {
+    long level = params[4] ? PyLong_AsLong(params[4]) : 0;
+    if (level == -1 && PyErr_Occurred()) throw py::error_already_set();
+    std::string absolute = AbsoluteName(params[0], params[1], level);
+    if (absolute.empty()) return result;
+    bool from = params[3] != nullptr && params[3] != Py_None && PyObject_IsTrue(params[3]) == 1;
+    if (PyErr_Occurred()) PyErr_Clear();
+    // A lazy-imports filter may keep the import eager: then it is recorded
+    // as ImportHook records one. Else `import a.b` binds a proxy, resolved on
+    // first use; `from a import b` binds at once what loaded module a has
+    // (its attribute b, or its loaded submodule a.b) and a proxy for the
+    // rest. Proxies are recorded by name: once loaded they are what
+    // ImportHook would record (whether a proxy's b is a submodule cannot be
+    // told before a is loaded: then both a and a.b are).
+    const bool eager = PyModule_Check(result);
+    if (!from) {
+      for (absl::string_view p = absolute; !p.empty(); p = ParentName(p)) {
+        if (eager)
+          frame->Record(std::string(p));
+        else
+          frame->lazy_deps_.insert(std::string(p));
+      }
+      return result;
+    }
+    if (eager && frame == caller) {  // as in ImportHook
+      for (size_t i = mark; i < frame->loaded_deps_.size(); ++i)
+        frame->deps_.erase(frame->loaded_deps_[i]);
+      frame->loaded_deps_.resize(mark);
+    }
+    py::dict modules = SysModules();
+    py::object source = eager ? py::object() : DictItem(modules, absolute.c_str());
+    // Its namespace, read without attribute lookups (no __getattr__ runs).
+    py::object ns = source && PyModule_Check(source.ptr())
+                        ? py::reinterpret_borrow<py::object>(PyModule_GetDict(source.ptr()))
+                        : py::object();
+    bool whole = false;
+    for (py::handle item : py::reinterpret_borrow<py::object>(params[3])) {
+      if (!PyUnicode_Check(item.ptr())) continue;
+      std::string attr = ToUtf8(item);
+      std::string sub = absolute + "." + attr;
+      if (eager) {
+        if (attr != "*" && IsSubmoduleAttribute(absolute, attr))
+          frame->Record(sub);
+        else
+          whole = true;
+        continue;
+      }
+      py::object value = ns ? DictItem(ns, attr.c_str()) : py::object();
+      py::object module = value ? DictItem(modules, sub.c_str()) : py::object();
+      if (module && module.ptr() == value.ptr()) {
+        frame->Record(sub);  // the loaded submodule, bound now
+      } else if (value) {
+        whole = true;  // an attribute of loaded a, bound now
+      } else {
+        frame->lazy_deps_.insert(sub);
+        if (!source) frame->lazy_deps_.insert(absolute);
+      }
+    }
+    if (whole) frame->Record(absolute);
+  } catch (py::error_already_set& e) {
+    e.discard_as_unraisable("bridgeimport dependency recording");
+  } catch (const std::exception&) {
+  }
+  return result;
+}
+
 namespace {
 PyMethodDef kImportHookDef = {
     "__import__",
@@ -233,7 +465,17 @@ PyMethodDef kImportHookDef = {
     "__import__(name, globals=None, locals=None, fromlist=(), level=0)\n--\n\n"
     "builtins.__import__ while bridge modules execute: imports as the "
     "original does and records bridge-module dependencies (bridgeimport)."};
+PyMethodDef kLazyImportHookDef = {
+    "__lazy_import__",
+    reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(LazyImportHook)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "__lazy_import__(name, globals=None, locals=None, fromlist=(), level=0)\n--\n\n"
+    "builtins.__lazy_import__ while bridge modules execute: does what the "
+    "original does and records the statement as a dependency (bridgeimport)."};
 }  // namespace
+
+// Forgets `name`'s record (a module an atomic rollback removed).
+void EraseRecord(const std::string& name);
 
 LoadFrame::LoadFrame(std::string name, bool first_load, bool atomic)
     : parent_(innermost),
@@ -255,9 +497,19 @@ LoadFrame::~LoadFrame() {
 
 void LoadFrame::Succeeded(py::handle module) {
   done_ = true;
-  Deps& record = Graph()[name_];
+  Deps record;
   record.bridges = std::move(deps_);
   record.others = std::move(other_deps_);
+  // Lazy import statements' names (PEP 810) count for dependents() and
+  // transactions, not for dependencies(): the execution bound them but did
+  // not import them. Unloaded names and attributes cost a string each.
+  for (const std::string& lazy : lazy_deps_)
+    if (lazy != name_ && !record.bridges.contains(lazy)) record.others.insert(lazy);
+  {
+    DependencyGraphState& g = Graph();
+    absl::MutexLock lock(g.mu);
+    std::swap(g.graph[name_], record);  // the old record dies after the lock
+  }
   if (parent_ != nullptr) {
     if (parent_->name_ != name_ && parent_->deps_.insert(name_).second)
       parent_->loaded_deps_.push_back(name_);
@@ -283,15 +535,13 @@ std::vector<std::string> LoadFrame::Failed() {
   py::dict modules = SysModules();
   for (auto it = loaded_first_.rbegin(); it != loaded_first_.rend(); ++it) {
     const std::string& name = it->first;
-    PyObject* current = PyDict_GetItemString(modules.ptr(), name.c_str());
-    if (current != it->second.ptr()) continue;  // replaced or gone: not ours
+    // Strong references: other threads may change sys.modules meanwhile.
+    py::object current = DictItem(modules, name.c_str());
+    if (current.ptr() != it->second.ptr()) continue;  // replaced or gone: not ours
     if (PyDict_DelItemString(modules.ptr(), name.c_str()) != 0) PyErr_Clear();
     std::string parent(ParentName(name));
-    PyObject* borrowed = parent.empty()
-                             ? nullptr
-                             : PyDict_GetItemString(modules.ptr(), parent.c_str());
-    if (borrowed != nullptr) {
-      py::object pkg = py::reinterpret_borrow<py::object>(borrowed);  // owned first
+    py::object pkg = parent.empty() ? py::object() : DictItem(modules, parent.c_str());
+    if (pkg) {
       std::string child(LastComponent(name));
       PyObject* attr = PyObject_GetAttrString(pkg.ptr(), child.c_str());
       if (attr == nullptr) PyErr_Clear();
@@ -300,7 +550,7 @@ std::vector<std::string> LoadFrame::Failed() {
         PyErr_Clear();
       Py_XDECREF(attr);
     }
-    Graph().erase(name);
+    EraseRecord(name);
     removed.push_back(name);
   }
   loaded_first_.clear();
@@ -317,14 +567,13 @@ std::vector<std::string> LoadFrame::LoadedFirst() const {
 void LoadFrame::Record(const std::string& name) {
   if (name.empty() || name == name_ || deps_.contains(name) || other_deps_.contains(name))
     return;
-  PyObject* borrowed = PyDict_GetItemString(PyImport_GetModuleDict(), name.c_str());
-  if (borrowed == nullptr || borrowed == Py_None) return;
-  // Owned before any Python code (attribute lookups) can run.
-  py::object module = py::reinterpret_borrow<py::object>(borrowed);
-  const NativeLoader* loader = BridgeLoaderOf(module);
-  if (loader == nullptr)
+  // A strong reference: another thread may remove the entry meanwhile.
+  py::object module = DictItem(SysModules(), name.c_str());
+  if (!module || module.is_none()) return;
+  py::object loader = BridgeLoaderOf(module);  // keeps the loader alive
+  if (!loader)
     other_deps_.insert(name);
-  else if (!loader->synthetic())
+  else if (!loader.cast<const NativeLoader&>().synthetic())
     deps_.insert(name);
 }
 
@@ -338,105 +587,161 @@ void RecordDependency(const std::string& name) {
 
 py::list Dependencies(const std::string& name) {
   std::vector<std::string> out;
-  auto it = Graph().find(name);
-  if (it != Graph().end()) out.assign(it->second.bridges.begin(), it->second.bridges.end());
-  std::sort(out.begin(), out.end());
-  py::list result;
-  for (const std::string& n : out) result.append(n);
-  return result;
+  {
+    DependencyGraphState& g = Graph();
+    absl::MutexLock lock(g.mu);
+    auto it = g.graph.find(name);
+    if (it != g.graph.end()) out = Sorted(it->second.bridges);
+  }
+  return ToList(out);
 }
 
 py::list Dependents(const std::string& name) {
   std::vector<std::string> out;
-  for (const auto& [module, deps] : Graph())
-    if (deps.contains(name)) out.push_back(module);
+  {
+    DependencyGraphState& g = Graph();
+    absl::MutexLock lock(g.mu);
+    for (const auto& [module, deps] : g.graph)
+      if (deps.contains(name)) out.push_back(module);
+  }
   std::sort(out.begin(), out.end());
-  py::list result;
-  for (const std::string& n : out) result.append(n);
-  return result;
+  return ToList(out);
 }
 
 py::dict DependencyGraph() {
+  std::vector<std::pair<std::string, std::vector<std::string>>> copy;
+  {
+    DependencyGraphState& g = Graph();
+    absl::MutexLock lock(g.mu);
+    for (const auto& [module, deps] : g.graph) copy.emplace_back(module, Sorted(deps.bridges));
+  }
   py::dict out;
-  for (const auto& [module, deps] : Graph()) out[py::str(module)] = Dependencies(module);
+  for (const auto& [module, deps] : copy) out[py::str(module)] = ToList(deps);
   return out;
 }
 
 py::list DependentsClosure(const std::vector<std::string>& names) {
-  // One pass builds the reverse edges; a breadth-first walk follows them.
-  absl::flat_hash_map<std::string, std::vector<const std::string*>> users;
-  for (const auto& [module, deps] : Graph()) {
-    for (const std::string& dep : deps.bridges) users[dep].push_back(&module);
-    for (const std::string& dep : deps.others) users[dep].push_back(&module);
-  }
   absl::flat_hash_set<std::string> seen;
-  std::vector<std::string> queue(names.begin(), names.end());
-  while (!queue.empty()) {
-    std::string current = std::move(queue.back());
-    queue.pop_back();
-    auto it = users.find(current);
-    if (it == users.end()) continue;
-    for (const std::string* user : it->second)
-      if (seen.insert(*user).second) queue.push_back(*user);
+  {
+    // One pass builds the reverse edges; a breadth-first walk follows them.
+    DependencyGraphState& g = Graph();
+    absl::MutexLock lock(g.mu);
+    absl::flat_hash_map<std::string, std::vector<const std::string*>> users;
+    for (const auto& [module, deps] : g.graph) {
+      for (const std::string& dep : deps.bridges) users[dep].push_back(&module);
+      for (const std::string& dep : deps.others) users[dep].push_back(&module);
+    }
+    std::vector<std::string> queue(names.begin(), names.end());
+    while (!queue.empty()) {
+      std::string current = std::move(queue.back());
+      queue.pop_back();
+      auto it = users.find(current);
+      if (it == users.end()) continue;
+      for (const std::string* user : it->second)
+        if (seen.insert(*user).second) queue.push_back(*user);
+    }
   }
-  std::vector<std::string> out(seen.begin(), seen.end());
-  std::sort(out.begin(), out.end());
-  py::list result;
-  for (const std::string& n : out) result.append(n);
-  return result;
+  return ToList(Sorted(seen));
 }
 
 py::dict DependencyRecords(const std::vector<std::string>& names) {
-  auto sorted_list = [](const absl::flat_hash_set<std::string>& set) {
-    std::vector<std::string> v(set.begin(), set.end());
-    std::sort(v.begin(), v.end());
-    py::list out;
-    for (const std::string& n : v) out.append(n);
-    return out;
-  };
-  py::dict out;
-  for (const std::string& name : names) {
-    auto it = Graph().find(name);
-    if (it == Graph().end())
-      out[py::str(name)] = py::none();
-    else
-      out[py::str(name)] =
-          py::make_tuple(sorted_list(it->second.bridges), sorted_list(it->second.others));
+  using Record = std::pair<std::vector<std::string>, std::vector<std::string>>;
+  std::vector<std::optional<Record>> records;
+  {
+    DependencyGraphState& g = Graph();
+    absl::MutexLock lock(g.mu);
+    for (const std::string& name : names) {
+      auto it = g.graph.find(name);
+      if (it == g.graph.end())
+        records.emplace_back();
+      else
+        records.emplace_back(Record(Sorted(it->second.bridges), Sorted(it->second.others)));
+    }
   }
+  py::dict out;
+  for (size_t i = 0; i < names.size(); ++i)
+    out[py::str(names[i])] = records[i] ? py::object(py::make_tuple(ToList(records[i]->first),
+                                                                     ToList(records[i]->second)))
+                                        : py::object(py::none());
   return out;
 }
 
 void RestoreDependencyRecords(const py::dict& records) {
+  std::vector<std::pair<std::string, std::optional<Deps>>> parsed;  // read first
   for (auto item : records) {
     std::string name = ToUtf8(item.first);
     if (item.second.is_none()) {
-      Graph().erase(name);
+      parsed.emplace_back(std::move(name), std::nullopt);
       continue;
     }
     py::tuple both = py::reinterpret_borrow<py::tuple>(item.second);
     Deps deps;
     for (py::handle dep : both[0]) deps.bridges.insert(ToUtf8(dep));
     for (py::handle dep : both[1]) deps.others.insert(ToUtf8(dep));
-    Graph()[name] = std::move(deps);
+    parsed.emplace_back(std::move(name), std::move(deps));
+  }
+  DependencyGraphState& g = Graph();
+  absl::MutexLock lock(g.mu);
+  for (auto& [name, deps] : parsed) {
+    if (deps)
+      g.graph[name] = std::move(*deps);
+    else
+      g.graph.erase(name);
   }
 }
 
+void EraseRecord(const std::string& name) {
+  DependencyGraphState& g = Graph();
+  absl::MutexLock lock(g.mu);
+  g.graph.erase(name);
+}
+
+int64_t BeginExecution(const std::string& name) {
+  ExecutionState& e = Executions();
+  absl::MutexLock lock(e.mu);
+  ExecStats& s = e.stats[name];
+  int64_t epoch = s.started == s.executions ? static_cast<int64_t>(s.started) : -1;
+  ++s.started;
+  return epoch;
+}
+
+int64_t ExecutionEpoch(const std::string& name) {
+  ExecutionState& e = Executions();
+  absl::MutexLock lock(e.mu);
+  auto it = e.stats.find(name);
+  if (it == e.stats.end()) return 0;
+  const ExecStats& s = it->second;
+  return s.started == s.executions ? static_cast<int64_t>(s.started) : -1;
+}
+
 void RecordExecution(const std::string& name, double seconds, bool ok) {
-  ExecStats& s = Executions()[name];
+  ExecutionState& e = Executions();
+  absl::MutexLock lock(e.mu);
+  ExecStats& s = e.stats[name];
   ++s.executions;
   if (!ok) ++s.failures;
   s.total_seconds += seconds;
   s.last_seconds = seconds;
-  s.last_serial = ++Serial();
+  s.last_serial = ++e.serial;
   s.last_ok = ok;
 }
 
-uint64_t ExecutionSerial() { return Serial(); }
+uint64_t ExecutionSerial() {
+  ExecutionState& e = Executions();
+  absl::MutexLock lock(e.mu);
+  return e.serial;
+}
 
 py::dict ExecutionsSince(uint64_t serial) {
+  std::vector<std::pair<std::string, ExecStats>> since;
+  {
+    ExecutionState& e = Executions();
+    absl::MutexLock lock(e.mu);
+    for (const auto& [name, s] : e.stats)
+      if (s.last_serial > serial) since.emplace_back(name, s);
+  }
   py::dict out;
-  for (const auto& [name, s] : Executions()) {
-    if (s.last_serial <= serial) continue;
+  for (const auto& [name, s] : since) {
     py::dict entry;
     entry["last_ok"] = s.last_ok;
     entry["last_seconds"] = s.last_seconds;
@@ -448,21 +753,38 @@ py::dict ExecutionsSince(uint64_t serial) {
 }
 
 py::object ExecutionStats(const std::string& name) {
-  auto it = Executions().find(name);
-  if (it == Executions().end()) return py::none();
+  std::optional<ExecStats> found;
+  {
+    ExecutionState& e = Executions();
+    absl::MutexLock lock(e.mu);
+    auto it = e.stats.find(name);
+    // An entry made by BeginExecution alone counts once its execution ended.
+    if (it != e.stats.end() && it->second.executions > 0) found = it->second;
+  }
+  if (!found) return py::none();
   py::dict out;
-  out["executions"] = it->second.executions;
-  out["failures"] = it->second.failures;
-  out["total_seconds"] = it->second.total_seconds;
-  out["last_seconds"] = it->second.last_seconds;
+  out["executions"] = found->executions;
+  out["failures"] = found->failures;
+  out["total_seconds"] = found->total_seconds;
+  out["last_seconds"] = found->last_seconds;
   return out;
 }
 
 void RegisterLoadContext(py::module_& m) {
+  HookState& h = Hook();
   PyObject* hook = PyCFunction_NewEx(&kImportHookDef, nullptr, nullptr);
   if (hook == nullptr) throw py::error_already_set();
-  Hook().hook = py::reinterpret_steal<py::object>(hook);
-  m.attr("import_hook") = Hook().hook;
+  PyObject* lazy_hook = PyCFunction_NewEx(&kLazyImportHookDef, nullptr, nullptr);
+  if (lazy_hook == nullptr) throw py::error_already_set();
+  {
+    // Once, before any frame can open (so read by busy threads unlocked).
+    h.plain.hook = py::reinterpret_steal<py::object>(hook);
+    h.lazy.hook = py::reinterpret_steal<py::object>(lazy_hook);
+    static std::once_flag at_fork;
+    std::call_once(at_fork, [] { pthread_atfork(nullptr, nullptr, ForgetHookWorkInChild); });
+  }
+  m.attr("import_hook") = py::handle(hook);
+  m.attr("lazy_import_hook") = py::handle(lazy_hook);
   m.def("dependencies", &Dependencies, py::arg("name"),
         "Bridge modules the last successful execution of `name` imported.");
   m.def("dependents", &Dependents, py::arg("name"),

@@ -12,7 +12,10 @@
 //    imports for its own thread's innermost frame. The wrapper is installed
 //    when the first frame opens and removed when the last one closes (unless
 //    someone else replaced __import__ meanwhile: then it stays, as a
-//    pass-through, inside their chain).
+//    pass-through, inside their chain). builtins.__lazy_import__ (PEP 810,
+//    3.15+) is wrapped the same way: a lazy import statement imports nothing
+//    until first use, often after the execution ended, so the statement's
+//    names are recorded for dependents() and transactions instead.
 //
 //  * Opt-in atomic loads: every bridge module first loaded inside a failed
 //    atomic frame is removed again (sys.modules entry and parent attribute).
@@ -21,7 +24,10 @@
 //    frame. It is not the default because other threads may already hold the
 //    siblings a failed import loaded; removing them splits identity for them.
 //
-// All of it runs with the GIL held.
+// Frames are per thread; what they leave behind (the dependency graph, the
+// execution counts, the wrapped builtins) is shared by every thread, each
+// under its own absl::Mutex (the rules of py_support.h): on a free-threaded
+// CPython (PEP 703) frames open and close on many threads at once.
 #ifndef BRIDGEIMPORT_LOADER_LOAD_CONTEXT_H_
 #define BRIDGEIMPORT_LOADER_LOAD_CONTEXT_H_
 
@@ -58,6 +64,8 @@ class LoadFrame {
   friend void RecordDependency(const std::string& name);
   friend PyObject* ImportHook(PyObject*, PyObject* const*, Py_ssize_t,
                               PyObject*);
+  friend PyObject* LazyImportHook(PyObject*, PyObject* const*, Py_ssize_t,
+                                  PyObject*);
   GilOwner owner_;  // see ~LoadFrame
   LoadFrame* parent_;
   std::string name_;
@@ -72,6 +80,7 @@ class LoadFrame {
 
   absl::flat_hash_set<std::string> deps_;        // bridge modules
   absl::flat_hash_set<std::string> other_deps_;  // other loaded modules
+  absl::flat_hash_set<std::string> lazy_deps_;   // names lazy imports bound
   // The dependencies Succeeded() of child frames added, in order: an import
   // statement takes back those it loaded but does not bind (ImportHook).
   std::vector<std::string> loaded_deps_;
@@ -104,7 +113,16 @@ py::list DependentsClosure(const std::vector<std::string>& names);
 py::dict DependencyRecords(const std::vector<std::string>& names);
 void RestoreDependencyRecords(const py::dict& records);
 
-// Counts one execution of `name` (first load or reload) that took `seconds`.
+// Counts the start of an execution of `name`, and returns ExecutionEpoch()
+// as it was just before.
+int64_t BeginExecution(const std::string& name);
+// A number that changes whenever an execution of `name` begins, or -1 while
+// one is running: a reload's namespace snapshot is valid for its execution
+// only if no other execution of the module began (or was running) between
+// the two (native_loader.cc).
+int64_t ExecutionEpoch(const std::string& name);
+// Counts the end of one execution of `name` (first load or reload) that took
+// `seconds`.
 void RecordExecution(const std::string& name, double seconds, bool ok);
 // {executions, failures, total_seconds, last_seconds} for `name`, or None.
 py::object ExecutionStats(const std::string& name);
@@ -116,6 +134,9 @@ py::dict ExecutionsSince(uint64_t serial);
 // builtins.__import__ while frames are open (see the file comment).
 PyObject* ImportHook(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                      PyObject* kwnames);
+// builtins.__lazy_import__ likewise, where the interpreter has one.
+PyObject* LazyImportHook(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                         PyObject* kwnames);
 
 void RegisterLoadContext(py::module_& m);
 

@@ -148,10 +148,9 @@ void LogFindHit(PyObject* fullname, const py::object& spec) {
 
 }  // namespace
 
-NativeFinder::NativeFinder() : cache_(std::make_shared<DirCache>()) {
-  auto table = MountTable::Build({}, cache_);
-  table_ = std::move(*table);
-}
+NativeFinder::NativeFinder()
+    : cache_(std::make_shared<DirCache>()),
+      table_(std::shared_ptr<const MountTable>(*MountTable::Build({}, cache_))) {}
 
 void NativeFinder::SetMounts(const py::list& configs) {
   std::vector<MountConfig> parsed;
@@ -171,12 +170,13 @@ void NativeFinder::SetMounts(const py::list& configs) {
   absl::StatusOr<std::unique_ptr<MountTable>> table =
       MountTable::Build(parsed, cache_);
   if (!table.ok()) RaiseMountError(table.status());
-  table_ = std::move(*table);
+  table_.Publish(std::shared_ptr<const MountTable>(*std::move(table)));
 }
 
 py::list NativeFinder::Mounts() const {
+  std::shared_ptr<const MountTable> table = table_.Get();
   py::list out;
-  for (const Mount* m : table_->mounts()) {
+  for (const Mount* m : table->mounts()) {
     py::tuple dirs(m->directories().size());
     for (size_t i = 0; i < m->directories().size(); ++i)
       dirs[i] = py::str(m->directories()[i]);
@@ -198,12 +198,12 @@ PyObject* NativeFinder::FindSpec(PyObject* fullname, PyObject* path,
     Py_RETURN_NONE;
   }
   absl::string_view name(utf8, static_cast<size_t>(size));
-  if (!table_->MayServe(name)) {  // the miss path
+  if (!table_.Local().MayServe(name)) {  // the miss path: no lock, no allocation
     if (IsImportlibAbc(name)) return ImportlibAbcSpec(fullname, path, target);
     Py_RETURN_NONE;
   }
   try {
-    std::shared_ptr<MountTable> table = table_;  // stable across Python calls
+    std::shared_ptr<const MountTable> table = table_.Get();  // stable across Python calls
     py::object spec = FindSpecHit(table, name, fullname, path, target);
     if (!spec.is_none() && DebugEnabled()) LogFindHit(fullname, spec);
     return spec.release().ptr();
@@ -217,7 +217,7 @@ PyObject* NativeFinder::FindSpec(PyObject* fullname, PyObject* path,
   }
 }
 
-py::object NativeFinder::FindSpecHit(const std::shared_ptr<MountTable>& table,
+py::object NativeFinder::FindSpecHit(const std::shared_ptr<const MountTable>& table,
                                      absl::string_view name,
                                      py::handle fullname, py::handle path,
                                      py::handle target) {
@@ -324,11 +324,13 @@ py::object NativeFinder::FileSpec(const Resolution& r, absl::string_view name,
     spec.attr("submodule_search_locations") = locations;
   }
   if (!target.is_none() && py::hasattr(target, "__dict__")) {
-    // importlib.reload(): remember the namespace before reload() rewrites it.
+    // importlib.reload(): remember the namespace before reload() rewrites it,
+    // and which executions of the module had begun (see ReloadSnapshot).
+    int64_t epoch = ExecutionEpoch(std::string(name));
     py::object snapshot = py::reinterpret_steal<py::object>(
         PyDict_Copy(target.attr("__dict__").ptr()));
     if (!snapshot) throw py::error_already_set();
-    spec.attr(kReloadSnapshotAttr) = py::make_tuple(target, snapshot);
+    spec.attr(kReloadSnapshotAttr) = py::make_tuple(target, snapshot, epoch);
   }
   return spec;
 }
@@ -356,7 +358,7 @@ py::dict NativeFinder::Resolve(const py::object& name) {
     throw py::type_error("module name must be str, not " +
                          std::string(Py_TYPE(name.ptr())->tp_name));
   std::string utf8 = ToUtf8(name);
-  std::shared_ptr<MountTable> table = table_;
+  std::shared_ptr<const MountTable> table = table_.Get();
   Resolution r;
   absl::Status valid = table->MayServe(utf8) ? ValidatePythonName(name, utf8) : absl::OkStatus();
   if (!valid.ok()) {
@@ -379,7 +381,7 @@ py::dict NativeFinder::Resolve(const py::object& name) {
 }
 
 py::list NativeFinder::ListChildren(const py::object& package) {
-  std::shared_ptr<MountTable> table = table_;
+  std::shared_ptr<const MountTable> table = table_.Get();
   py::list out;
   for (const ChildModule& c : table->ListChildren(ToUtf8(package))) {
     // The core accepts any non-ASCII UTF-8 letter-run; only the interpreter
@@ -403,19 +405,20 @@ py::object NativeFinder::Load(const py::object& name, bool atomic) {
                          std::string(Py_TYPE(name.ptr())->tp_name));
   std::string utf8 = ToUtf8(name);
   py::dict modules = SysModules();
-  // Warm path: an initialised bridge module is returned as is.
-  PyObject* borrowed = PyDict_GetItemWithError(modules.ptr(), name.ptr());
-  if (borrowed == nullptr && PyErr_Occurred()) throw py::error_already_set();
-  if (borrowed != nullptr && borrowed != Py_None) {
-    // Owned before any Python code (a __spec__ property) can run.
-    py::object module = py::reinterpret_borrow<py::object>(borrowed);
-    if (IsBridgeModule(module) &&
-        !py::bool_(py::getattr(module.attr("__spec__"), "_initializing", py::bool_(false)))) {
-      RecordDependency(utf8);
-      return module;
-    }
+  // Warm path, as _find_and_load's: an initialised bridge module is returned
+  // as is. Where the interpreter's _find_and_load looks again after the
+  // _initializing check (gh-143650), so does this: another thread's failed
+  // import may have removed it meanwhile, and the slow path then imports it
+  // again (raising that import's own error). A strong reference: a
+  // concurrent rollback may drop sys.modules' one.
+  py::object module = DictItem(modules, name);
+  if (module && !module.is_none() && IsBridgeModule(module) &&
+      !py::bool_(py::getattr(module.attr("__spec__"), "_initializing", py::bool_(false))) &&
+      (!Refs().find_and_load_rechecks || DictItem(modules, name).ptr() == module.ptr())) {
+    RecordDependency(utf8);
+    return module;
   }
-  std::shared_ptr<MountTable> table = table_;
+  std::shared_ptr<const MountTable> table = table_.Get();
   // Judged before the mount table: "" or "a/b" is malformed, not "unmounted".
   absl::Status valid = ValidatePythonName(name, utf8);
   if (!valid.ok())
@@ -427,7 +430,7 @@ py::object NativeFinder::Load(const py::object& name, bool atomic) {
   if (atomic) scope.emplace();
   // A null result means "not loaded here"; None is a legitimate result (a
   // module that put None in sys.modules), returned as CPython returns it.
-  py::object module = table->MayServe(utf8) ? LoadNatively(name, utf8) : py::object();
+  module = table->MayServe(utf8) ? LoadNatively(name, utf8) : py::object();
   if (!module) {
     py::dict r = Resolve(name);
     std::string kind = r["kind"].cast<std::string>();
@@ -436,32 +439,24 @@ py::object NativeFinder::Load(const py::object& name, bool atomic) {
                             "bridgeimport: no bridge module '" + utf8 + "': " +
                                 r["detail"].cast<std::string>(),
                             utf8, "");
-    module = ImportThroughImportSystem(name, utf8);
+    module = ImportThroughImportSystem(name);
   }
   RecordDependency(utf8);  // a load() during another bridge's execution
   return module;
 }
 
-py::object NativeFinder::ImportThroughImportSystem(const py::object& name,
-                                                   const std::string& utf8) {
+py::object NativeFinder::ImportThroughImportSystem(const py::object& name) {
   // The import system proper: same module locks, same sys.modules protocol
-  // as a plain import statement.
-  PyObject* top =
-      ParkIfEndedAtExit([&] {
-        return PyImport_ImportModuleLevelObject(name.ptr(), nullptr, nullptr, nullptr, 0);
-      });
-  if (!top) throw py::error_already_set();
-  Py_DECREF(top);
-  PyObject* module = PyImport_GetModule(name.ptr());
-  if (!module) {
-    if (!PyErr_Occurred())
-      throw MakeImportError(Refs().bridge_error,
-                            "bridgeimport: module '" + utf8 +
-                                "' removed itself from sys.modules while "
-                                "loading",
-                            utf8, "");
-    throw py::error_already_set();
-  }
+  // as a plain import statement. The module is the one the import returns
+  // (a fromlist naming an attribute every module has makes it return the
+  // module, not the top-level package), as importlib.import_module returns
+  // _find_and_load's: looking it up again would race with another thread's
+  // reload, which takes it out of sys.modules for an instant (_exec).
+  PyObject* module = ParkIfEndedAtExit([&] {
+    return PyImport_ImportModuleLevelObject(name.ptr(), nullptr, nullptr,
+                                            Refs().name_fromlist.ptr(), 0);
+  });
+  if (!module) throw py::error_already_set();
   return py::reinterpret_steal<py::object>(module);
 }
 
@@ -475,6 +470,9 @@ namespace {
 // that finalisation frees (_PyImport_Fini), and the exiting process crashes.
 // Stock importlib has that race too; a kept lock takes bridge loads out of it.
 // Never destroyed: finalisation must not free a lock a parked thread holds.
+// Made at module init (RegisterNativeFinder), before any thread can load: a
+// dict, safe for many threads on its own. Every read takes a strong
+// reference: Keep() on another thread may replace (and free) an entry.
 py::dict& KeptLocks() {
   static absl::NoDestructor<py::dict> locks;
   return *locks;
@@ -482,23 +480,24 @@ py::dict& KeptLocks() {
 
 // The import system's lock for `name`: the kept one while importlib's
 // _module_locks still maps `name` to it (reading that is no bytecode), else
-// _get_module_lock(name).
+// _get_module_lock(name). While the kept lock lives, _get_module_lock(name)
+// can only return it, so the answer stays right after the check.
 py::object ModuleLockFor(const py::object& name) {
-  PyObject* kept = PyDict_GetItemWithError(KeptLocks().ptr(), name.ptr());
-  if (kept == nullptr && PyErr_Occurred()) throw py::error_already_set();
+  py::object kept = DictItem(KeptLocks(), name);
   PyObject* locks = Refs().module_locks.ptr();
-  if (kept != nullptr && PyDict_Check(locks)) {
-    PyObject* ref = PyDict_GetItemWithError(locks, name.ptr());  // a weakref
-    if (ref == nullptr && PyErr_Occurred()) throw py::error_already_set();
-    if (ref != nullptr && PyWeakref_Check(ref)) {
+  if (kept && PyDict_Check(locks)) {
+    // A strong reference to the weakref: the callback of a dying lock (on
+    // any thread) deletes entries of _module_locks.
+    py::object ref = DictItem(locks, name);
+    if (ref && PyWeakref_Check(ref.ptr())) {
 #if PY_VERSION_HEX >= 0x030D0000
       PyObject* target = nullptr;
-      if (PyWeakref_GetRef(ref, &target) < 0) throw py::error_already_set();
+      if (PyWeakref_GetRef(ref.ptr(), &target) < 0) throw py::error_already_set();
       Py_XDECREF(target);  // `kept` keeps it alive: comparing the address is enough
 #else
-      PyObject* target = PyWeakref_GetObject(ref);  // borrowed
+      PyObject* target = PyWeakref_GetObject(ref.ptr());  // borrowed
 #endif
-      if (target == kept) return py::reinterpret_borrow<py::object>(kept);
+      if (target == kept.ptr()) return kept;
     }
   }
   return CallParked(Refs().get_module_lock, py::make_tuple(name));
@@ -550,8 +549,13 @@ class ModuleLockGuard {
 };
 
 bool ImportTimeEnabled() {
-  PyObject* xoptions = PySys_GetXOptions();  // borrowed
-  return xoptions != nullptr && PyDict_GetItemString(xoptions, "importtime") != nullptr;
+  // sys._xoptions as an attribute (a strong reference), not PySys_GetXOptions'
+  // borrowed one.
+  py::object xoptions = py::getattr(Refs().sys, "_xoptions", py::none());
+  if (!PyDict_Check(xoptions.ptr())) return false;
+  int present = PyDict_Contains(xoptions.ptr(), py::str("importtime").ptr());
+  if (present < 0) PyErr_Clear();
+  return present == 1;
 }
 
 }  // namespace
@@ -573,6 +577,16 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
   py::dict modules = SysModules();
   std::string parent(ParentName(utf8));
   std::string child(LastComponent(utf8));
+
+  // As _find_and_load: wait for the module's lock, then look again. Present:
+  // another thread imported it, the general path returns it (waiting for
+  // its _initializing to end). Absent: a concurrent import failed, and this
+  // thread imports it itself (and sees the module's own error), as importlib
+  // does.
+  ModuleLockGuard lock(name);
+  if (modules.contains(name)) return py::object();
+  // _find_and_load_unlocked: the parent is imported under the module's lock;
+  // if that imported the module too ("crazy side-effects"), it is returned.
   py::object path = py::none();
   py::object parent_spec = py::none();
   if (!parent.empty()) {
@@ -583,23 +597,22 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
       if (!top) throw py::error_already_set();
       Py_DECREF(top);
     }
-    if (!modules.contains(parent)) return py::object();
-    py::object parent_module = modules[py::str(parent)];
+    if (modules.contains(name)) return py::object();
+    py::object parent_module = DictItem(modules, parent.c_str());
+    if (!parent_module) return py::object();
     if (!py::hasattr(parent_module, "__path__")) return py::object();
     path = parent_module.attr("__path__");
     parent_spec = py::getattr(parent_module, "__spec__", py::none());
   }
-
-  // As _find_and_load: wait for the module's lock, then look again. Present:
-  // another thread (or the parent's __init__) imported it, the general path
-  // returns it. Absent: a concurrent import failed, and this thread imports
-  // it itself (and sees the module's own error), as importlib does.
-  ModuleLockGuard lock(name);
-  if (modules.contains(name)) return py::object();
-  py::object spec = py::reinterpret_steal<py::object>(
-      FindSpec(name.ptr(), path.ptr(), Py_None));
+  // _find_spec: each finder is asked under the global import lock, and a
+  // name the finder's work imported meanwhile is the import system's.
+  py::object spec;
+  {
+    ImportLockGuard import_lock;
+    spec = py::reinterpret_steal<py::object>(FindSpec(name.ptr(), path.ptr(), Py_None));
+  }
   if (!spec) throw py::error_already_set();
-  if (spec.is_none()) return py::object();
+  if (spec.is_none() || modules.contains(name)) return py::object();
   py::object loader_obj = spec.attr("loader");
   NativeLoader& loader = loader_obj.cast<NativeLoader&>();
 
@@ -649,12 +662,14 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
       if (PyDict_DelItem(modules.ptr(), name.ptr()) != 0) PyErr_Clear();
       throw;
     }
-    PyObject* current = PyDict_GetItemWithError(modules.ptr(), name.ptr());
-    if (current == nullptr) {
-      if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, name.ptr());
+    // sys.modules.pop(name), as a strong reference (not a borrowed one that
+    // another thread's `del sys.modules[name]` could free).
+    py::object current = DictItem(modules, name);
+    if (!current) {
+      PyErr_SetObject(PyExc_KeyError, name.ptr());
       throw py::error_already_set();
     }
-    module = py::reinterpret_borrow<py::object>(current);
+    module = std::move(current);
     if (PyDict_DelItem(modules.ptr(), name.ptr()) != 0) throw py::error_already_set();
     modules[name] = module;
   } catch (...) {
@@ -664,9 +679,9 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
   }
   spec.attr("_initializing") = false;
   lock.Keep(name);
-  if (!parent.empty() && modules.contains(parent)) {
-    if (PyObject_SetAttrString(py::object(modules[py::str(parent)]).ptr(), child.c_str(),
-                               module.ptr()) != 0) {
+  py::object parent_now = parent.empty() ? py::object() : DictItem(modules, parent.c_str());
+  if (parent_now) {
+    if (PyObject_SetAttrString(parent_now.ptr(), child.c_str(), module.ptr()) != 0) {
       PyErr_Clear();
       std::string message = "Cannot set an attribute on '" + parent +
                             "' for child module '" + child + "'";
@@ -674,10 +689,27 @@ py::object NativeFinder::LoadNatively(const py::object& name, const std::string&
         throw py::error_already_set();
     }
   }
+#if PY_VERSION_HEX >= 0x030F0000
+  // 3.15 (PEP 810), as _find_and_load_unlocked: the name's pending lazy
+  // imports are settled (it leaves sys.lazy_modules).
+  py::object settle = py::getattr(Refs().imp, "_set_lazy_attributes", py::none());
+  if (!settle.is_none()) {
+    PyObject* r = PyObject_CallFunctionObjArgs(settle.ptr(), module.ptr(), name.ptr(), nullptr);
+    if (r == nullptr) {
+      py::error_already_set e;
+      std::string message = "Cannot set lazy attributes on '" + utf8 + "': " +
+                            py::repr(e.value()).cast<std::string>();
+      if (PyErr_WarnEx(PyExc_ImportWarning, message.c_str(), 1) != 0)
+        throw py::error_already_set();
+    }
+    Py_XDECREF(r);
+  }
+#endif
   return module;
 }
 
 void RegisterNativeFinder(py::module_& m) {
+  KeptLocks();  // made now, before any load can reach it
   py::class_<NativeFinder, std::shared_ptr<NativeFinder>> cls(m, "Finder", py::dynamic_attr());
   // __doc__, not a tp_doc: see RegisterNativeLoader.
   cls.doc() = R"doc(

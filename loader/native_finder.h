@@ -13,6 +13,11 @@
 // namespace-like package whose __path__ is a placeholder entry
 // ("bridgeimport://<name>") answered by bridgeimport's path hook, so the stock
 // path finder cannot import files the mount's glob excludes.
+//
+// Every thread imports through it at once on a free-threaded CPython: the
+// mount table is immutable and published whole (finders/published.h), so a
+// miss reads this thread's copy of it, without a lock; the directory cache
+// has its own mutex; the rest of the finder's state is per call.
 #ifndef BRIDGEIMPORT_LOADER_NATIVE_FINDER_H_
 #define BRIDGEIMPORT_LOADER_NATIVE_FINDER_H_
 
@@ -23,6 +28,7 @@
 
 #include "finders/dir_cache.h"
 #include "finders/mount_table.h"
+#include "finders/published.h"
 
 namespace bridgeimport {
 
@@ -57,7 +63,7 @@ class NativeFinder {
   py::list ListChildren(const py::object& package);
 
  private:
-  py::object FindSpecHit(const std::shared_ptr<MountTable>& table,
+  py::object FindSpecHit(const std::shared_ptr<const MountTable>& table,
                          absl::string_view name, py::handle fullname,
                          py::handle path, py::handle target);
   bool ExistsElsewhere(py::handle fullname, py::handle path, py::handle target);
@@ -67,8 +73,7 @@ class NativeFinder {
   // CPython's _find_and_load for a bridge file, natively; a null object when
   // the name needs the general import path instead (None is a result).
   py::object LoadNatively(const py::object& name, const std::string& utf8);
-  py::object ImportThroughImportSystem(const py::object& name,
-                                       const std::string& utf8);
+  py::object ImportThroughImportSystem(const py::object& name);
   py::object FileSpec(const Resolution& r, absl::string_view name,
                       py::handle fullname, py::handle target);
   // A namespace-like package for a mount prefix; `r.mount` (if any) gives
@@ -76,7 +81,7 @@ class NativeFinder {
   py::object SyntheticSpec(const Resolution& r, py::handle fullname, py::handle target);
 
   std::shared_ptr<DirCache> cache_;
-  std::shared_ptr<MountTable> table_;  // swapped whole by SetMounts
+  Published<MountTable> table_;  // swapped whole by SetMounts
 };
 
 void RegisterNativeFinder(py::module_& m);

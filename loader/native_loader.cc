@@ -52,20 +52,20 @@ std::vector<std::string> RemoveAddedBelow(const std::string& name,
   std::vector<std::string> added;
   py::dict modules = SysModules();
   bool reached_own = false;
-  if (modules.contains(name)) {
-    py::iterator it = py::reinterpret_steal<py::iterator>(
-        PyObject_CallMethod(modules.ptr(), "__reversed__", nullptr));
-    if (!it) throw py::error_already_set();
-    for (; it != py::iterator::sentinel(); ++it) {
-      py::handle key = *it;
-      if (!PyUnicode_Check(key.ptr())) continue;
-      std::string k = ToUtf8(key);
-      if (k == name) {
-        reached_own = true;
-        break;
-      }
-      if (KeyBelow(key.ptr(), prefix)) added.push_back(std::move(k));
+  // The keys at one instant (PyDict_Keys copies them under the dict's lock):
+  // other threads keep importing, and iterating the live dict would fail
+  // with "dictionary changed size during iteration".
+  py::list keys = py::reinterpret_steal<py::list>(PyDict_Keys(modules.ptr()));
+  if (!keys) throw py::error_already_set();
+  for (Py_ssize_t i = PyList_GET_SIZE(keys.ptr()) - 1; i >= 0; --i) {
+    PyObject* key = PyList_GET_ITEM(keys.ptr(), i);  // the list holds it
+    if (!PyUnicode_Check(key)) continue;
+    std::string k = ToUtf8(key);
+    if (k == name) {
+      reached_own = true;
+      break;
     }
+    if (KeyBelow(key, prefix)) added.push_back(std::move(k));
   }
   if (!reached_own) {
     added.clear();
@@ -99,8 +99,8 @@ void RestoreNamespace(const py::dict& ns, const py::object& snapshot) {
       if (in_snapshot < 0) PyErr_Clear();
       continue;
     }
-    PyObject* value = PyDict_GetItemWithError(ns.ptr(), key.ptr());
-    if (value != nullptr) released.append(py::handle(value));
+    py::object value = DictItem(ns, key);  // module code may run on other threads
+    if (value) released.append(value);
     if (PyDict_DelItem(ns.ptr(), key.ptr()) != 0) PyErr_Clear();
   }
 }  // `released` drops its references here
@@ -113,16 +113,18 @@ void RestoreNamespace(const py::dict& ns, const py::object& snapshot) {
 // was validated against). One dict deletion; refilling the entry with the
 // compiled lines instead would cost a decode and split on every such exec.
 void ForgetLinecacheEntry(const std::string& path) {
-  PyObject* linecache = PyDict_GetItemString(SysModules().ptr(), "linecache");
-  if (linecache == nullptr) return;  // not imported: nothing cached
+  py::object linecache = DictItem(SysModules(), "linecache");
+  if (!linecache) return;  // not imported: nothing cached
   py::object cache = py::getattr(linecache, "cache", py::none());
   if (!PyDict_Check(cache.ptr())) return;
   // Lazy entries too: theirs would be an older loader's get_source.
   py::str key(path);
-  if (PyDict_GetItemWithError(cache.ptr(), key.ptr()) == nullptr) {
-    PyErr_Clear();
+  int present = PyDict_Contains(cache.ptr(), key.ptr());
+  if (present <= 0) {
+    if (present < 0) PyErr_Clear();
     return;  // the common case, without raising a KeyError
   }
+  // Another thread may have dropped it meanwhile: then there is no KeyError to keep.
   if (PyDict_DelItem(cache.ptr(), key.ptr()) != 0) PyErr_Clear();
 }
 
@@ -146,8 +148,23 @@ NativeLoader::NativeLoader(std::string name, std::string path, bool is_package,
       synthetic_(synthetic),
       no_follow_(no_follow),
       atomic_(atomic),
-      roots_(std::move(roots)),
-      source_(py::none()) {}
+      roots_(std::move(roots)) {}
+
+void NativeLoader::SetSource(py::object bytes) {
+  py::object old;  // released after the lock
+  absl::MutexLock lock(results_->mu);
+  old = Exchange(results_->source, std::move(bytes));
+}
+
+py::object NativeLoader::Source() const {
+  absl::MutexLock lock(results_->mu);
+  return results_->source;  // Py_INCREF only
+}
+
+SourceObservation NativeLoader::Executed() const {
+  absl::MutexLock lock(results_->mu);
+  return results_->executed;  // Py_INCREF of its bytes only
+}
 
 py::object NativeLoader::path() const {
   if (synthetic_) return py::none();
@@ -174,8 +191,12 @@ std::string CheckHashBasedPycs() {
 }
 
 bool DontWriteBytecode() {
-  PyObject* flag = PySys_GetObject("dont_write_bytecode");  // borrowed
-  return flag != nullptr && PyObject_IsTrue(flag) == 1;
+  // An attribute of sys, not PySys_GetObject's borrowed reference: another
+  // thread may assign sys.dont_write_bytecode meanwhile.
+  py::object flag = py::getattr(Refs().sys, "dont_write_bytecode", py::none());
+  int truth = PyObject_IsTrue(flag.ptr());
+  if (truth < 0) PyErr_Clear();
+  return truth == 1;
 }
 
 // The code object in a pyc body, or None if it is not one (corrupt, foreign,
@@ -195,7 +216,7 @@ py::object UnmarshalCode(const std::string& pyc, const std::string& source_path)
 
 }  // namespace
 
-py::object NativeLoader::Compile(SourceObservation* seen) {
+py::object NativeLoader::Compile(SourceObservation* seen, const char** origin) {
   // importlib's SourceLoader.get_code, natively: a valid pyc is used as is; a
   // missing, stale, corrupt or untrusted one is replaced after compiling.
   const PyRefs& refs = Refs();
@@ -243,16 +264,17 @@ py::object NativeLoader::Compile(SourceObservation* seen) {
       if (valid) {
         py::object code = UnmarshalCode(pyc->data, path_);
         if (!code.is_none()) {
-          source_ = source.has_value() ? py::object(py::bytes(source->data))
-                                       : py::object(py::none());
-          code_origin_ = "bytecode cache";
+          py::object bytes = source.has_value() ? py::object(py::bytes(source->data))
+                                                : py::object(py::none());
+          if (origin != nullptr) *origin = "bytecode cache";
           if (seen != nullptr) {
             seen->valid = true;
             seen->stat = source.has_value() ? static_cast<const FileStat&>(*source)
                                             : *source_stat;
             seen->observed_ns = WallClockNanos();
-            seen->bytes = source_;
+            seen->bytes = bytes;
           }
+          SetSource(std::move(bytes));
           return code;
         }
       }
@@ -267,11 +289,10 @@ py::object NativeLoader::Compile(SourceObservation* seen) {
     seen->bytes = data;
   }
   py::object code = refs.compile(data, path_, "exec", py::arg("dont_inherit") = true);
-  source_ = data;
-  code_origin_ = "source";
-  if (!cache_path.empty() && !DontWriteBytecode() &&
-      WritePyc(cache_path, code, *source, hash_based, check_source))
-    code_origin_ = "source, bytecode cache written";
+  SetSource(data);
+  bool written = !cache_path.empty() && !DontWriteBytecode() &&
+                 WritePyc(cache_path, code, *source, hash_based, check_source);
+  if (origin != nullptr) *origin = written ? "source, bytecode cache written" : "source";
   return code;
 }
 
@@ -313,8 +334,8 @@ py::object NativeLoader::GetCode(py::object fullname) {
 py::object NativeLoader::GetSource(py::object fullname) {
   CheckName(fullname);
   if (synthetic_) return py::str("");
-  py::object data = source_;
-  if (data.is_none()) data = py::bytes(ReadFileForModule(path_, name_, no_follow_, &roots_).data);
+  py::object data = Source();
+  if (!data || data.is_none()) data = py::bytes(ReadFileForModule(path_, name_, no_follow_, &roots_).data);
   return CallParked(Refs().decode_source, py::make_tuple(data));  // bytecode
 }
 
@@ -362,32 +383,22 @@ void NativeLoader::ExecModule(py::handle module) {
       py::bool_(py::getattr(spec, "_initializing", py::bool_(false)));
   py::dict ns = module.attr("__dict__");
 
-  py::object snapshot = py::none();  // namespace to restore on failure
   const std::string prefix = name_ + ".";
-  if (!first_load) {
-    py::object pending = spec.is_none()
-                             ? py::object(py::none())
-                             : py::getattr(spec, kReloadSnapshotAttr, py::none());
-    if (py::isinstance<py::tuple>(pending) &&
-        pending[py::int_(0)].ptr() == module.ptr()) {
-      snapshot = pending[py::int_(1)];
-    } else {
-      snapshot = py::reinterpret_steal<py::object>(PyDict_Copy(ns.ptr()));
-      if (!snapshot) throw py::error_already_set();
-    }
-    if (!pending.is_none() && PyObject_DelAttrString(spec.ptr(), kReloadSnapshotAttr) != 0)
-      PyErr_Clear();
-  }
+  // Namespace to restore on failure.
+  py::object snapshot = first_load ? py::object(py::none())
+                                   : ReloadSnapshot(module, spec, ns, ExecutionEpoch(name_));
 
   LoadFrame frame(name_, first_load, atomic_);
   SourceObservation seen;
+  const char* origin = "";
+  BeginExecution(name_);  // every path below ends in RecordExecution
   const auto started = std::chrono::steady_clock::now();
   auto elapsed = [&started]() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
         .count();
   };
   try {
-    py::object code = Compile(&seen);
+    py::object code = Compile(&seen, &origin);
     try {
       ForgetLinecacheEntry(path_);
     } catch (py::error_already_set&) {
@@ -425,35 +436,39 @@ void NativeLoader::ExecModule(py::handle module) {
   }
   double seconds = elapsed();
   RecordExecution(name_, seconds, true);
-  executed_ = std::move(seen);
+  {
+    absl::MutexLock lock(results_->mu);
+    std::swap(results_->executed, seen);  // the older observation dies after the lock
+  }
   frame.Succeeded(module);
   if (DebugEnabled())
     DebugLog(first_load ? "load %s from %s (code from %s, %.3f ms)"
                         : "reload %s from %s (code from %s, %.3f ms)",
-             {py::str(name_), py::str(path_), py::str(code_origin_),
+             {py::str(name_), py::str(path_), py::str(origin),
               py::float_(seconds * 1e3)});
 }
 
 bool NativeLoader::SourceChanged() const {
   if (synthetic_) return false;
-  if (!executed_.valid) return true;
+  const SourceObservation executed = Executed();  // a copy: no lock held below
+  if (!executed.valid) return true;
   absl::StatusOr<FileStat> now = StatFile(path_, no_follow_);
   if (!now.ok()) return true;
-  const FileStat& then = executed_.stat;
+  const FileStat& then = executed.stat;
   bool same_metadata = now->mtime_ns == then.mtime_ns && now->size == then.size &&
                        now->ino == then.ino && now->ctime_ns == then.ctime_ns;
   // A change made within the timestamp resolution after the observation
   // could leave every field as it was (the same rule as for timestamp pycs).
   bool racy = TimestampPycIsRacy(std::max(then.mtime_ns, then.ctime_ns),
-                                 executed_.observed_ns);
+                                 executed.observed_ns);
   if (same_metadata && !racy) return false;
-  if (!executed_.bytes || executed_.bytes.is_none() || now->size != then.size)
+  if (!executed.bytes || executed.bytes.is_none() || now->size != then.size)
     return true;
   absl::StatusOr<FileContents> current = ReadWholeFile(path_, no_follow_);
   if (!current.ok()) return true;
   char* data = nullptr;
   Py_ssize_t size = 0;
-  if (PyBytes_AsStringAndSize(executed_.bytes.ptr(), &data, &size) != 0) {
+  if (PyBytes_AsStringAndSize(executed.bytes.ptr(), &data, &size) != 0) {
     PyErr_Clear();
     return true;
   }
@@ -462,35 +477,62 @@ bool NativeLoader::SourceChanged() const {
 }
 
 py::object NativeLoader::SourceStamp() const {
-  if (!executed_.valid) return py::none();
+  const SourceObservation executed = Executed();
+  if (!executed.valid) return py::none();
   py::dict out;
-  out["mtime_ns"] = executed_.stat.mtime_ns;
-  out["size"] = executed_.stat.size;
-  out["ino"] = executed_.stat.ino;
-  out["ctime_ns"] = executed_.stat.ctime_ns;
-  out["observed_ns"] = executed_.observed_ns;
-  out["has_bytes"] = executed_.bytes && !executed_.bytes.is_none();
+  out["mtime_ns"] = executed.stat.mtime_ns;
+  out["size"] = executed.stat.size;
+  out["ino"] = executed.stat.ino;
+  out["ctime_ns"] = executed.stat.ctime_ns;
+  out["observed_ns"] = executed.observed_ns;
+  out["has_bytes"] = executed.bytes && !executed.bytes.is_none();
   return out;
 }
 
-const NativeLoader* BridgeLoaderOf(py::handle module) {
+// The snapshot the finder took when importlib.reload() asked for the spec,
+// before reload() rewrote __spec__ and the other import attributes, if no
+// other execution of the module began since or was running then. Two
+// threads' reloads of one module can both pass importlib's _RELOADING check;
+// they then take turns on the module lock, and a snapshot taken while the
+// other one ran would bring back its half-made namespace. Else the namespace
+// as it is now, under the module lock: nothing of another run is half done,
+// and only the import attributes stay as this reload set them.
+py::object NativeLoader::ReloadSnapshot(py::handle module, const py::object& spec,
+                                        const py::dict& ns, int64_t epoch) const {
+  py::object pending = spec.is_none() ? py::object(py::none())
+                                      : py::getattr(spec, kReloadSnapshotAttr, py::none());
+  py::object snapshot;
+  if (epoch >= 0 && py::isinstance<py::tuple>(pending) && py::len(pending) == 3 &&
+      pending[py::int_(0)].ptr() == module.ptr() &&
+      py::int_(pending[py::int_(2)]).cast<int64_t>() == epoch) {
+    snapshot = pending[py::int_(1)];
+  } else {
+    snapshot = py::reinterpret_steal<py::object>(PyDict_Copy(ns.ptr()));
+    if (!snapshot) throw py::error_already_set();
+  }
+  if (!pending.is_none() && PyObject_DelAttrString(spec.ptr(), kReloadSnapshotAttr) != 0)
+    PyErr_Clear();
+  return snapshot;
+}
+
+py::object BridgeLoaderOf(py::handle module) {
   PyObject* spec = PyObject_GetAttrString(module.ptr(), "__spec__");
   if (spec == nullptr) {
     PyErr_Clear();
-    return nullptr;
+    return py::object();
   }
   py::object owned_spec = py::reinterpret_steal<py::object>(spec);
   PyObject* loader = PyObject_GetAttrString(spec, "loader");
   if (loader == nullptr) {
     PyErr_Clear();
-    return nullptr;
+    return py::object();
   }
   py::object owned = py::reinterpret_steal<py::object>(loader);
-  if (!py::isinstance<NativeLoader>(owned)) return nullptr;
-  return &owned.cast<const NativeLoader&>();
+  if (!py::isinstance<NativeLoader>(owned)) return py::object();
+  return owned;
 }
 
-bool IsBridgeModule(py::handle module) { return BridgeLoaderOf(module) != nullptr; }
+bool IsBridgeModule(py::handle module) { return static_cast<bool>(BridgeLoaderOf(module)); }
 
 namespace {
 
@@ -502,15 +544,18 @@ py::list BridgeStates(const py::iterable& modules, bool check) {
       kUnchanged("unchanged");
   py::list out;
   for (py::handle module : modules) {
-    const NativeLoader* loader = BridgeLoaderOf(module);
-    if (loader == nullptr)
+    py::object owner = BridgeLoaderOf(module);  // keeps the loader alive
+    if (!owner) {
       out.append(py::none());
-    else if (loader->synthetic())
+      continue;
+    }
+    const NativeLoader& loader = owner.cast<const NativeLoader&>();
+    if (loader.synthetic())
       out.append(kPackage);
     else if (!check)
       out.append(kBridge);
     else
-      out.append(loader->SourceChanged() ? kChanged : kUnchanged);
+      out.append(loader.SourceChanged() ? kChanged : kUnchanged);
   }
   return out;
 }

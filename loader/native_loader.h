@@ -18,21 +18,31 @@
 //    rolled back.
 //  * The bytes that were compiled are kept, so get_source() (and through it
 //    inspect/linecache) shows the code that ran.
+//
+// One loader may be used by several threads at once (a reload on one,
+// get_source() for a traceback or a transaction's source_changed() on
+// others): what exec_module() leaves behind is under a mutex (py_support.h).
+// Executions of one module are serialised by the import system's module
+// lock, which importlib holds around exec_module() for loads and reloads.
 #ifndef BRIDGEIMPORT_LOADER_NATIVE_LOADER_H_
 #define BRIDGEIMPORT_LOADER_NATIVE_LOADER_H_
 
 #include <pybind11/pybind11.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "finders/file_io.h"
 
 namespace bridgeimport {
 
 namespace py = pybind11;
 
-// Attribute set on a spec by the finder for a reload: (module, snapshot).
+// Attribute set on a spec by the finder for a reload: (module, snapshot,
+// ExecutionEpoch() of the module when the snapshot was taken).
 inline constexpr const char* kReloadSnapshotAttr = "_bridgeimport_reload";
 
 // What exec_module() saw of the source it executed: the file's metadata, when
@@ -93,7 +103,11 @@ class NativeLoader {
   void CheckName(const py::object& fullname) const;
   // The module's code: from a valid bytecode cache file, else compiled from
   // the source (whose bytes are then kept for GetSource()) and cached.
-  py::object Compile(SourceObservation* seen = nullptr);
+  // `origin` (if given) says where the code came from, for the debug log.
+  py::object Compile(SourceObservation* seen = nullptr, const char** origin = nullptr);
+  // The namespace a failed reload of `module` restores (see ExecModule).
+  py::object ReloadSnapshot(py::handle module, const py::object& spec,
+                            const py::dict& ns, int64_t epoch) const;
   // True if a cache file was written.
   bool WritePyc(const std::string& cache_path, const py::object& code,
                 const FileContents& source, bool hash_based,
@@ -106,17 +120,24 @@ class NativeLoader {
   bool no_follow_;
   bool atomic_;        // roll back every bridge first loaded by a failed exec
   std::vector<std::string> roots_;  // the source must resolve below one of them
-  py::object source_;  // bytes last compiled, or None
   std::vector<std::string> resource_directories_;  // synthetic packages only
-  SourceObservation executed_;  // what the last successful exec ran
-  // Where the last code Compile() returned came from, for the debug log.
-  const char* code_origin_ = "";
+  // What executions leave for the readers of other threads. Behind a pointer:
+  // a Mutex does not move, and pybind11 moves loaders into their objects.
+  struct Results {
+    mutable absl::Mutex mu;
+    py::object source ABSL_GUARDED_BY(mu);  // bytes last compiled, or None/null
+    SourceObservation executed ABSL_GUARDED_BY(mu);  // the last successful exec
+  };
+  std::unique_ptr<Results> results_ = std::make_unique<Results>();
+  void SetSource(py::object bytes);
+  py::object Source() const;
+  SourceObservation Executed() const;
 };
 
 // `module`'s __spec__.loader if it is a NativeLoader (bridgeimport made it),
-// else nullptr. The pointer is valid while the spec holds the loader: do not
-// keep it across Python code.
-const NativeLoader* BridgeLoaderOf(py::handle module);
+// else a null object. A reference of its own: another thread may replace the
+// module's __spec__ (a reload does) and free the old loader meanwhile.
+py::object BridgeLoaderOf(py::handle module);
 bool IsBridgeModule(py::handle module);
 
 void RegisterNativeLoader(py::module_& m);

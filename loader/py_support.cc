@@ -71,6 +71,12 @@ void InitPyRefs(py::module_& m) {
   // The import system's own module locks.
   r.get_module_lock = bootstrap.attr("_get_module_lock");
   r.module_locks = py::getattr(bootstrap, "_module_locks", py::none());
+  py::object find_and_load = py::getattr(bootstrap, "_find_and_load", py::none());
+  py::object code = py::getattr(find_and_load, "__code__", py::none());
+  py::object names = py::getattr(code, "co_names", py::tuple());
+  r.find_and_load_rechecks =
+      PySequence_Contains(names.ptr(), py::str("_find_and_load").ptr()) == 1;
+  r.name_fromlist = py::make_tuple("__name__");
   py::object tag = r.sys.attr("implementation").attr("cache_tag");
   if (!tag.is_none()) r.cache_tag = tag.cast<std::string>();
 
@@ -133,6 +139,50 @@ py::dict SysModules() {
   return py::reinterpret_borrow<py::dict>(PyImport_GetModuleDict());
 }
 
+py::object DictItem(py::handle dict, py::handle key) {
+#if PY_VERSION_HEX >= 0x030D0000
+  PyObject* value = nullptr;
+  if (PyDict_GetItemRef(dict.ptr(), key.ptr(), &value) < 0) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(value);
+#else
+  PyObject* value = PyDict_GetItemWithError(dict.ptr(), key.ptr());  // borrowed
+  if (value == nullptr && PyErr_Occurred()) throw py::error_already_set();
+  return py::reinterpret_borrow<py::object>(value);
+#endif
+}
+
+py::object DictItem(py::handle dict, const char* key) {
+#if PY_VERSION_HEX >= 0x030D0000
+  PyObject* value = nullptr;
+  if (PyDict_GetItemStringRef(dict.ptr(), key, &value) < 0) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(value);
+#else
+  return DictItem(dict, py::str(key));
+#endif
+}
+
+ImportLockGuard::ImportLockGuard() {
+  PyObject* r = ParkIfEndedAtExit(
+      [&] { return PyObject_CallMethod(Refs().imp.ptr(), "acquire_lock", nullptr); });
+  if (r == nullptr) throw py::error_already_set();
+  Py_DECREF(r);
+}
+
+ImportLockGuard::~ImportLockGuard() {
+  owner_.ParkIfLost();  // a forced unwind holds no GIL: see GilOwner
+  ParkIfEndedAtExit([&] {
+    PyObject* type;
+    PyObject* value;
+    PyObject* traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyObject* r = PyObject_CallMethod(Refs().imp.ptr(), "release_lock", nullptr);
+    if (r == nullptr) PyErr_WriteUnraisable(Refs().imp.ptr());
+    Py_XDECREF(r);
+    PyErr_Restore(type, value, traceback);
+    return 0;
+  });
+}
+
 FileContents ReadFileForModule(const std::string& path, const std::string& module,
                                bool no_follow, const std::vector<std::string>* within) {
   // The GIL stays held: these are small local files, and a thread that
@@ -153,17 +203,18 @@ FileContents ReadFileForModule(const std::string& path, const std::string& modul
 std::string CachePathFor(const std::string& source) {
   const PyRefs& r = Refs();
   if (r.cache_tag.empty()) return std::string();
+  // Attributes of sys, not PySys_GetObject's borrowed references: another
+  // thread may assign sys.pycache_prefix meanwhile.
   std::string optimization;
-  PyObject* flags = PySys_GetObject("flags");  // borrowed
-  if (flags != nullptr) {
+  py::object flags = py::getattr(r.sys, "flags", py::none());
+  if (!flags.is_none()) {
     py::object level = py::getattr(flags, "optimize", py::int_(0));
     long value = level.cast<long>();
     if (value != 0) optimization = std::to_string(value);
   }
   std::optional<std::string> prefix;
-  PyObject* pycache_prefix = PySys_GetObject("pycache_prefix");  // borrowed
-  if (pycache_prefix != nullptr && pycache_prefix != Py_None)
-    prefix = ToUtf8(pycache_prefix);
+  py::object pycache_prefix = py::getattr(r.sys, "pycache_prefix", py::none());
+  if (!pycache_prefix.is_none()) prefix = ToUtf8(pycache_prefix);
   std::string cwd;
   if (prefix.has_value() && (source.empty() || source[0] != '/')) {
     char buf[4096];

@@ -7,7 +7,31 @@
 //    its warning category BridgeImportWarning (a UserWarning).
 //  * Helpers: add a note to an exception on every supported Python, read a
 //    whole file without a Python file object, validate a name exactly as
-//    str.isidentifier() would.
+//    str.isidentifier() would, read dicts other threads change.
+//
+// Free threading (PEP 703). The extension declares Py_MOD_GIL_NOT_USED
+// (module.cc): on a free-threaded build its code runs in many threads at once,
+// and on any build other threads run whenever Python code runs. The rules
+// every file of loader/ follows:
+//  * Each piece of mutable C++ state has an absl::Mutex (ABSL_GUARDED_BY). A
+//    critical section under one calls no Python C API beyond Py_INCREF and
+//    moving pointers: no Py_DECREF, no new Python object, nothing that can run
+//    a finaliser. So a thread that blocks on it while attached (or holding the
+//    GIL) waits for C++ work only, never for the GIL, a stop-the-world pause or
+//    its own re-entry. Python objects are built after the lock is released,
+//    and references leave guarded slots through Exchange() (below).
+//    Being pure C++, such a section is never cut by a stop-the-world pause,
+//    so no os.fork() finds one of these mutexes held (the free-threaded build
+//    stops the world to fork; with the GIL only the forking thread runs).
+//    Work that must call the C API exclusively (wrapping builtins,
+//    load_context.cc) is marked by a flag instead; threads that wait for it
+//    wait detached, and a fork() child forgets it.
+//  * An object read from a dict other threads may change (sys.modules, module
+//    namespaces, builtins, importlib's lock table) is taken as a strong
+//    reference (DictItem): a borrowed one may be freed before its first use.
+//  * What InitPyRefs looks up is written once, while the module initialises
+//    (before any other thread can reach the extension), and only read after.
+//  * Thread-local state (load frames, the elsewhere-guard) needs no lock.
 #ifndef BRIDGEIMPORT_LOADER_PY_SUPPORT_H_
 #define BRIDGEIMPORT_LOADER_PY_SUPPORT_H_
 
@@ -126,6 +150,12 @@ struct PyRefs {
                                // _bootstrap_external._RAW_MAGIC_NUMBER (an int)
   py::object get_module_lock;  // importlib._bootstrap._get_module_lock
   py::object module_locks;     // importlib._bootstrap._module_locks (None if absent)
+  // This interpreter's _find_and_load looks again after the _initializing
+  // check and imports afresh if the module left sys.modules meanwhile
+  // (gh-143650: 3.13.13+, 3.14.x): seen from it calling itself.
+  bool find_and_load_rechecks = false;
+  py::object name_fromlist;    // ("__name__",): PyImport_ImportModuleLevelObject
+                               // then returns the module itself
 };
 
 // Looks everything up and defines the exception types in `m`. Once, from the
@@ -153,6 +183,34 @@ inline std::string ToUtf8(py::handle obj) { return py::str(obj).cast<std::string
 
 // The module dict sys.modules, as the import system uses it.
 py::dict SysModules();
+
+// dict[key] as a strong reference, or a null object if `key` is absent.
+// Throws the Python error (e.g. an unhashable key) if the lookup fails.
+// PyDict_GetItemRef on 3.13+; before, a borrowed lookup under the GIL.
+py::object DictItem(py::handle dict, py::handle key);
+py::object DictItem(py::handle dict, const char* key);
+
+// Puts `value` into `slot` and returns what was there, without releasing any
+// reference: the caller drops the result once it holds no lock.
+inline py::object Exchange(py::object& slot, py::object value) {
+  py::object old = py::reinterpret_steal<py::object>(slot.release());
+  slot = py::reinterpret_steal<py::object>(value.release());  // slot was null
+  return old;
+}
+
+// Holds the import system's global lock (_imp.acquire_lock()), as
+// importlib._bootstrap._ImportLockContext does around each finder's
+// find_spec. Re-entrant for its thread; parked at exit as ModuleLockGuard.
+class ImportLockGuard {
+ public:
+  ImportLockGuard();
+  ~ImportLockGuard();
+  ImportLockGuard(const ImportLockGuard&) = delete;
+  ImportLockGuard& operator=(const ImportLockGuard&) = delete;
+
+ private:
+  GilOwner owner_;
+};
 
 // Reads the whole file at `path`. With `no_follow`, a final component that
 // has become a symlink since it was found is refused (O_NOFOLLOW). Throws

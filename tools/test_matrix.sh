@@ -99,12 +99,9 @@ run_one() {  # NAME PYTHON -> 0 if the wheel builds and pytest passes
     fi
     echo "[$name] pytest on $(basename "$wheel")"
     local start=$SECONDS status
-    # A free-threaded build (NAME ending in t) runs with PYTHON_GIL=1: _native
-    # does not declare Py_mod_gil_not_used yet (issue 12), so importing it
-    # would turn the GIL on anyway, with a RuntimeWarning on every stderr.
-    local gil=()
-    case $name in *t) gil=(PYTHON_GIL=1) ;; esac
-    (cd "$ROOT/tests/python" && env "${gil[@]}" BRIDGEIMPORT_WHEEL=$wheel \
+    # A free-threaded build runs with the GIL off, as its users would:
+    # test_free_threading checks that importing _native leaves it off.
+    (cd "$ROOT/tests/python" && env BRIDGEIMPORT_WHEEL=$wheel \
         "${RUN[@]}" "$vpy" -m pytest -q -p no:cacheprovider) \
         > "$dir/pytest.log" 2>&1
     status=$?

@@ -93,7 +93,7 @@ def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
 
-_finder = None
+_finder = None  # set once; threads racing to set it store the same object
 
 
 def _native_finder():

@@ -35,6 +35,9 @@ _SECOND = 1_000_000_000
 _MARGIN = 100_000_000
 
 # module -> (path, (mtime_ns, size, ino, ctime_ns)) for ordinary modules.
+# Threads (a transaction's, doctor's) may use it at once: each access is one
+# dict operation, and two threads stamping one module store equivalent
+# stamps (each from its own stat, each answer from its own): no lock needed.
 _stamps: "weakref.WeakKeyDictionary[ModuleType, Tuple[str, tuple]]" = weakref.WeakKeyDictionary()
 
 

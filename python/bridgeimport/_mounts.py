@@ -2,7 +2,10 @@
 
 The mount table itself lives in the native finder (``_native.finder``); this
 module validates what users pass, keeps the ``Mount`` objects they get back,
-and pushes the whole table to the finder on every change, under one lock.
+and pushes the whole table to the finder on every change, under one lock
+(re-entrant: ``mount()`` runs under it, from ``add_directory`` too), which
+also orders the installs and the export: on a free-threaded CPython (PEP 703)
+as with the GIL, two threads' changes never interleave.
 
 Every change is also exported to ``os.environ["BRIDGEIMPORT_MOUNTS"]`` (see
 ``_entrypoints``), which child processes inherit and their
@@ -86,10 +89,15 @@ class Mount:
 
     def add_directory(self, directory: "PathLike") -> "Mount":
         """Adds a directory after the existing ones (lower priority) and returns
-        the updated Mount."""
-        return mount(self.package, *self.directories, directory, pattern=self.pattern,
-                     allow_external_symlinks=self.allow_external_symlinks,
-                     atomic=self.atomic, replace=True, export=self.export)
+        the updated Mount. "The existing ones" are those of the package's
+        mount now (this object is a snapshot): under the lock, so that two
+        threads adding directories never lose one."""
+        with _lock:
+            current = _mounts.get(self.package, self)
+            return mount(self.package, *current.directories, directory,
+                         pattern=current.pattern,
+                         allow_external_symlinks=current.allow_external_symlinks,
+                         atomic=current.atomic, replace=True, export=current.export)
 
 
 def _check_package(package: object) -> str:

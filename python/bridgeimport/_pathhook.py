@@ -45,9 +45,12 @@ class PlaceholderFinder:
 
 
 def forget_placeholders() -> None:
-    """Drops placeholder entries from sys.path_importer_cache."""
+    """Drops placeholder entries from sys.path_importer_cache. Its keys are
+    copied first, in one step (list() of a dict): other threads' imports add
+    entries meanwhile, and iterating the dict itself could fail."""
     import sys
 
-    for key in [k for k in sys.path_importer_cache if isinstance(k, str) and k.startswith(SCHEME)]:
-        sys.path_importer_cache.pop(key, None)
+    for key in list(sys.path_importer_cache):
+        if isinstance(key, str) and key.startswith(SCHEME):
+            sys.path_importer_cache.pop(key, None)
 

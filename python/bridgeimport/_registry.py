@@ -8,6 +8,10 @@ plain import would: every load goes through :func:`bridgeimport.load`, so
 Discovery is lazy and executes nothing: names come from directory listings
 (cached by the native finder). Collisions, where one key or module name is
 claimed by two files, are reported with a BridgeCollisionWarning naming both.
+
+A registry is shared by threads: its index and statistics change under its
+own lock; loads go through the import system's module locks (never under the
+registry's lock), and the mount it extends changes under _mounts' lock.
 """
 
 from __future__ import annotations
@@ -79,22 +83,23 @@ class Registry:
         self._warned: Set[Tuple[str, ...]] = set()
         self._gets: Dict[str, int] = {}
         self._load_seconds: Dict[str, float] = {}
-        existing = _mounts.find_mount(package)
-        if existing is not None and existing.pattern != pattern:
-            raise ValueError(
-                f"bridgeimport: {package!r} is mounted with pattern {existing.pattern!r}, "
-                f"not {pattern!r}; a Registry uses its mount's pattern")
-        if directories:
-            if existing is None:
-                _mounts.mount(package, *directories, pattern=pattern)
-            else:
-                mount = existing
-                for d in directories:
-                    if _mounts._absolute(d) not in mount.directories:
-                        mount = mount.add_directory(d)
-        elif existing is None:
-            raise ValueError(f"bridgeimport: Registry({package!r}) needs directories, "
-                             "or a mount of that package made before")
+        with _mounts._lock:  # look and mount in one step: two registries may start at once
+            existing = _mounts.find_mount(package)
+            if existing is not None and existing.pattern != pattern:
+                raise ValueError(
+                    f"bridgeimport: {package!r} is mounted with pattern {existing.pattern!r}, "
+                    f"not {pattern!r}; a Registry uses its mount's pattern")
+            if directories:
+                if existing is None:
+                    _mounts.mount(package, *directories, pattern=pattern)
+                else:
+                    mount = existing
+                    for d in directories:
+                        if _mounts._absolute(d) not in mount.directories:
+                            mount = mount.add_directory(d)
+            elif existing is None:
+                raise ValueError(f"bridgeimport: Registry({package!r}) needs directories, "
+                                 "or a mount of that package made before")
 
     def __repr__(self) -> str:
         return f"Registry({self.package!r}, pattern={self.pattern!r}, {len(self)} names)"
@@ -186,9 +191,10 @@ class Registry:
         from . import load, reload
 
         module_name = self.module_name(key)
-        if module_name not in sys.modules:
+        module = sys.modules.get(module_name)  # one look: another thread may remove it
+        if module is None:
             return load(module_name)
-        return reload(sys.modules[module_name])
+        return reload(module)
 
     def refresh(self) -> Dict[str, List[str]]:
         """Rescans the directories (new, removed and shadowed files) and
@@ -198,11 +204,11 @@ class Registry:
         with self._lock:
             before = set(self._entries())
             _native.finder.invalidate_caches()
-            self._index = self._scan()
-            after = set(self._index)
+            index = self._index = self._scan()
+            after = set(index)
         reloaded, failed = [], []
         for key in sorted(after):
-            module_name = self._index[key][0]
+            module_name = index[key][0]  # this scan's, whatever another refresh did since
             if module_name in sys.modules:
                 try:
                     self.reload(key)

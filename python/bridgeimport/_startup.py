@@ -88,14 +88,16 @@ def parse(value):
     return entries, errors
 
 
-_warned = set()
+_warned = {}
 
 
 def _warn(message, origin=ENV_PATH):
-    """One line on stderr per distinct message; never raises."""
+    """One line on stderr per distinct message; never raises. The first
+    thread to store the line writes it (dict.setdefault is one atomic step,
+    also without the GIL)."""
     line = f"bridgeimport: {message} (from {origin}; ignored)\n"
-    if line not in _warned:
-        _warned.add(line)
+    token = object()
+    if _warned.setdefault(line, token) is token:
         try:
             sys.stderr.write(line)
         except Exception:  # no usable stderr: stay silent rather than fail start-up
@@ -234,7 +236,12 @@ class StandInFinder:
     installs the native finder at sys.meta_path[0] and drops the stand-in, so
     entries after it keep their index and the import system's iteration over
     sys.meta_path goes on undisturbed; this call answers with the native
-    finder's spec."""
+    finder's spec.
+
+    Other threads may reach the stand-in meanwhile (they iterate over
+    sys.meta_path as it was, or have fetched this finder already): they wait
+    for the import of _mounts (the import system's module lock) and answer
+    with the native finder too, never with None for a declared package."""
 
     def __init__(self, tops):
         self.tops = frozenset(tops)
@@ -245,16 +252,16 @@ class StandInFinder:
     def find_spec(self, name, path=None, target=None):
         if name.partition(".")[0] not in self.tops:
             return None
-        self.tops = frozenset()  # inert from now on, even if loading fails
         try:
             from . import _mounts  # its import mounts what is declared (activate)
         except Exception as exc:
+            self.tops = frozenset()  # inert from now on
             _warn(f"cannot load the native finder: {type(exc).__name__}: {exc}", "start-up")
             return None
         finder = _mounts._native.finder
         if any(f is finder for f in sys.meta_path):
             return finder.find_spec(name, path, target)
-        return None
+        return None  # _mounts still initialising on this very thread
 
     def invalidate_caches(self):
         pass
@@ -326,8 +333,6 @@ def activate(mount):
     resolve them; BRIDGEIMPORT_PATH entries alone do not."""
     global _pending
     pending, _pending = _pending, None
-    if _stand_in is not None:
-        _stand_in.tops = frozenset()
     if not pending:
         return
     entries, eps = pending

@@ -53,6 +53,9 @@ _state = threading.Condition()
 _active: Optional["Transaction"] = None
 # Committed transactions whose retired modules are still kept alive.
 _history: List["Transaction"] = []
+# The packages' import-on-access hooks: installed by a transaction's begin(),
+# taken off by its end or by any thread's first read of a retired child.
+_hooks_lock = threading.RLock()
 
 
 def transaction(*packages: str, mode: str = "changed", keep_retired: int = 1) -> "Transaction":
@@ -91,7 +94,7 @@ class _ImportOnAccess:
 
     def __call__(self, attr: str):
         if attr in self.children:
-            child = importlib.import_module(f"{self.package}.{attr}")
+            child = importlib.import_module(f"{self.package}.{attr}")  # no lock held
             self.release(only_when_done=True)
             return child
         if self.previous is not None:
@@ -100,15 +103,17 @@ class _ImportOnAccess:
 
     def release(self, only_when_done: bool) -> None:
         """Puts the package's own __getattr__ back: always, or once every
-        retired child is imported again."""
-        if only_when_done and not all(
-                f"{self.package}.{c}" in sys.modules for c in self.children):
-            return
-        if vars(self.parent).get("__getattr__") is self:
-            if self.previous is None:
-                del self.parent.__getattr__
-            else:
-                self.parent.__getattr__ = self.previous
+        retired child is imported again. Under _hooks_lock: threads reading
+        retired children and a transaction adding some may race here."""
+        with _hooks_lock:
+            if only_when_done and not all(
+                    f"{self.package}.{c}" in sys.modules for c in self.children):
+                return
+            if vars(self.parent).get("__getattr__") is self:
+                if self.previous is None:
+                    del self.parent.__getattr__
+                else:
+                    self.parent.__getattr__ = self.previous
 
 
 class Transaction:
@@ -187,6 +192,8 @@ class Transaction:
             raise RuntimeError(f"bridgeimport: this transaction is already {self.state}")
         me = threading.get_ident()
         with _state:
+            if self.state != "new":  # again, under the lock: begin() raced on two threads
+                raise RuntimeError(f"bridgeimport: this transaction is already {self.state}")
             while _active is not None:
                 if _active._owner == me:
                     raise RuntimeError(
@@ -196,6 +203,7 @@ class Transaction:
                 _state.wait()
             _active = self
             self._owner = me
+            self.state = "active"
         try:
             self._begin()
         except BaseException:
@@ -292,6 +300,7 @@ class Transaction:
         return found
 
     def _import_on_access(self, parent: ModuleType) -> "_ImportOnAccess":
+        """The package's hook; the caller holds _hooks_lock."""
         hook = vars(parent).get("__getattr__")
         if not isinstance(hook, _ImportOnAccess):
             hook = _ImportOnAccess(parent, hook)
@@ -304,11 +313,12 @@ class Transaction:
         rollback withdraws the children it retired; a hook comes off once no
         retired child of its package is missing from sys.modules (the others
         keep importing on first access and take themselves off when done)."""
-        for hook, added in self._hooks.values():
-            if not only_when_done:  # children an earlier transaction retired stay
-                hook.children -= added
-            hook.release(only_when_done=bool(hook.children))
-        self._hooks.clear()
+        with _hooks_lock:
+            for hook, added in self._hooks.values():
+                if not only_when_done:  # children an earlier transaction retired stay
+                    hook.children -= added
+                hook.release(only_when_done=bool(hook.children))
+            self._hooks.clear()
 
     def _retire(self, name: str, module: ModuleType, chosen: Set[str]) -> None:
         # The module's import lock: an import of it in flight on another
@@ -327,10 +337,11 @@ class Transaction:
             if parent is not None:
                 # Before the entry goes: from now on a read of parent.child
                 # that finds no attribute imports the child (see _ImportOnAccess).
-                hook = self._import_on_access(parent)
-                if child not in hook.children:
-                    hook.children.add(child)
-                    self._hooks[id(parent)][1].add(child)
+                with _hooks_lock:
+                    hook = self._import_on_access(parent)
+                    if child not in hook.children:
+                        hook.children.add(child)
+                        self._hooks[id(parent)][1].add(child)
             del sys.modules[name]
             self._retired_modules[name] = module
         # Else `from parent import child` would hand back the old module.
@@ -382,8 +393,13 @@ class Transaction:
         return self
 
     def _require_active(self, what: str) -> None:
-        if self.state != "active":
-            raise RuntimeError(f"bridgeimport: cannot {what} a transaction that is {self.state}")
+        """Claims the end of the transaction (one thread wins if commit() and
+        rollback() race)."""
+        with _state:
+            if self.state != "active":
+                raise RuntimeError(
+                    f"bridgeimport: cannot {what} a transaction that is {self.state}")
+            self.state = "ending"
 
     def _report(self) -> None:
         runs = _native.executions_since(self._serial)

@@ -1,7 +1,8 @@
 // Multi-threaded tests of the core: many threads resolving names through one
 // MountTable and DirCache while others change the tree, drop the cache and
 // swap in new tables (what the finder does on mount()/unmount() and
-// importlib.invalidate_caches()).
+// importlib.invalidate_caches()), also through Published, the finder's
+// lock-free reader of its table (finders/published.h).
 //
 // Each test checks every answer it gets, so a torn listing or a table freed
 // under a reader fails it in any build; the TSan build (`make sanitize`) also
@@ -15,6 +16,7 @@
 
 #include "finders/dir_cache.h"
 #include "finders/mount_table.h"
+#include "finders/published.h"
 #include "gtest/gtest.h"
 #include "tests/cpp/temp_tree.h"
 
@@ -199,6 +201,78 @@ TEST_F(ConcurrencyTest, ResolveThroughTablesSwappedUnderneath) {
   for (int t = 0; t < kReaders; ++t)
     EXPECT_EQ(errors[t], "") << "reader " << t;
   EXPECT_GT(swaps.load(), 0);
+}
+
+// What the finder does since issue 12: the table is Published, the miss path
+// reads this thread's copy (Local) without a lock, a hit takes a reference
+// (Get). Every reader sees whole tables and, once a publication is visible,
+// never an older one again.
+TEST_F(ConcurrencyTest, PublishedTablesReadLockFreeWhileSwapped) {
+  std::shared_ptr<const MountTable> wide(MustBuild("*.py"));
+  std::shared_ptr<const MountTable> narrow(MustBuild("st*.py"));
+  ASSERT_NE(wide, nullptr);
+  ASSERT_NE(narrow, nullptr);
+  Published<MountTable> published(wide);
+  const std::string second = Path("d2/second.py");
+
+  std::atomic<bool> done{false};
+  std::atomic<int> swaps{0};
+  std::thread swapper([&] {
+    for (int i = 0; !done.load(std::memory_order_acquire); ++i) {
+      // A fresh table each time: the old one dies when its last reader drops it.
+      std::shared_ptr<const MountTable> next(MustBuild(i % 2 ? "*.py" : "st*.py"));
+      if (next == nullptr) return;
+      published.Publish(std::move(next));
+      swaps.fetch_add(1, std::memory_order_relaxed);
+    }
+  });
+
+  std::vector<std::string> errors(kReaders);
+  std::vector<std::thread> readers;
+  for (int t = 0; t < kReaders; ++t) {
+    readers.emplace_back([&, t] {
+      std::string& error = errors[t];
+      for (int i = 0; i < kIterations * 4 && error.empty(); ++i) {
+        if (!published.Local().MayServe("plugins.stable") ||
+            published.Local().MayServe("json"))
+          error = "the miss path answered from a torn table";
+        std::shared_ptr<const MountTable> table = published.Get();
+        const Mount* mount = table->FindMount("plugins");
+        if (error.empty() && mount == nullptr) error = "the plugins mount vanished";
+        if (!error.empty()) break;
+        bool is_narrow = mount->glob().text() == "st*.py";
+        error = is_narrow ? Check(table->Resolve("plugins.second"), Kind::kNotFound, "")
+                          : Check(table->Resolve("plugins.second"), Kind::kModule, second);
+      }
+    });
+  }
+  for (std::thread& r : readers) r.join();
+  done.store(true, std::memory_order_release);
+  swapper.join();
+
+  for (int t = 0; t < kReaders; ++t)
+    EXPECT_EQ(errors[t], "") << "reader " << t;
+  EXPECT_GT(swaps.load(), 0);
+  // After the last publication, every thread's next read is the newest table.
+  std::shared_ptr<const MountTable> last = published.Get();
+  std::thread late([&] { EXPECT_EQ(published.Get(), last); });
+  late.join();
+}
+
+// A thread's cached copy belongs to one Published: another one made later at
+// the same address (the finder of a re-initialised module) is not mistaken for it.
+TEST_F(ConcurrencyTest, PublishedCopiesAreNotSharedBetweenInstances) {
+  std::shared_ptr<const MountTable> wide(MustBuild("*.py"));
+  std::shared_ptr<const MountTable> narrow(MustBuild("st*.py"));
+  ASSERT_NE(wide, nullptr);
+  ASSERT_NE(narrow, nullptr);
+  for (int i = 0; i < 50; ++i) {
+    auto a = std::make_unique<Published<MountTable>>(i % 2 ? wide : narrow);
+    EXPECT_EQ(&a->Local(), (i % 2 ? wide : narrow).get());
+    a.reset();
+    auto b = std::make_unique<Published<MountTable>>(i % 2 ? narrow : wide);
+    EXPECT_EQ(&b->Local(), (i % 2 ? narrow : wide).get()) << "round " << i;
+  }
 }
 
 }  // namespace

@@ -26,6 +26,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import EXIT_CHILD_FLAGS, run_exit_child
 
 PAST_NS = 1_600_000_000 * 10**9  # sources this old get timestamp pycs at once
 TAG = sys.implementation.cache_tag
@@ -52,8 +53,8 @@ def run(argv, timeout=120, **kw) -> subprocess.CompletedProcess:
                           env=kw.pop("env", child_env()), **kw)
 
 
-def py(code: str) -> list:
-    return [sys.executable, "-c", textwrap.dedent(code)]
+def py(code: str, flags=()) -> list:
+    return [sys.executable, *flags, "-c", textwrap.dedent(code)]
 
 
 def pyc_problem(pyc: Path, source: Path):
@@ -363,7 +364,7 @@ def test_interpreter_exit_with_imports_in_flight_is_quiet(tmp_path):
         code = SHUTDOWN.format(d=str(d), n=n, delay=0.01 + 0.02 * (run_no % 4))
         if run_no % 3 == 0:
             shutil.rmtree(d / "__pycache__", ignore_errors=True)  # writes in flight too
-        r = run(py(code), timeout=60)
+        r = run_exit_child(lambda timeout: run(py(code, EXIT_CHILD_FLAGS), timeout=timeout))
         if r.returncode != 0 or r.stderr != "" or r.stdout != "exit\n":
             failures.append((run_no, r.returncode, r.stdout, r.stderr[-2000:]))
     assert failures == []
@@ -486,7 +487,8 @@ def test_exit_while_threads_hammer_load(tmp_path):
     d = write_sources(tmp_path / "ham", {f"m{i}.py": f"X = {i}\n" for i in range(30)})
     bad = []
     for _ in range(12):
-        r = run(py(HAMMER_AT_EXIT.format(d=str(d))), timeout=60)
+        r = run_exit_child(lambda timeout: run(py(HAMMER_AT_EXIT.format(d=str(d)),
+                                                  EXIT_CHILD_FLAGS), timeout=timeout))
         if r.returncode != 0 or r.stderr:
             bad.append((r.returncode, r.stderr[-300:]))
     assert bad == []

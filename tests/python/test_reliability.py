@@ -17,6 +17,7 @@ import pytest
 
 import bridgeimport as bi
 from bridgeimport import _native
+from conftest import EXIT_CHILD_FLAGS, run_exit_child
 
 
 def run_child(code: str, timeout: int = 60, **popen) -> subprocess.CompletedProcess:
@@ -68,8 +69,9 @@ def test_daemon_threads_mid_import_while_the_interpreter_exits(tree):
         print("main exiting", flush=True)
         """)
     for _ in range(5):
-        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           timeout=60)
+        r = run_exit_child(lambda timeout: subprocess.run(
+            [sys.executable, *EXIT_CHILD_FLAGS, "-c", code], capture_output=True, text=True,
+            timeout=timeout))
         assert r.returncode == 0, r.stderr
         assert r.stdout.strip() == "main exiting"
         assert r.stderr == ""
@@ -129,6 +131,7 @@ def test_load_never_uses_a_freed_sys_modules_entry(tree, pkgname):
         import sys
         import bridgeimport as bi
         bi.mount({pkgname!r}, {str(real.__file__.rpartition('/')[0])!r})
+        import importlib
         import {pkgname}.b as b
         spec = b.__spec__
         class Evil:
@@ -136,11 +139,16 @@ def test_load_never_uses_a_freed_sys_modules_entry(tree, pkgname):
             def __spec__(self):
                 sys.modules.pop({pkgname + '.b'!r}, None)   # drops the only reference
                 return spec
-        sys.modules[{pkgname + '.b'!r}] = Evil()
-        print(type(bi.load({pkgname + '.b'!r})).__name__)
+        for load in (importlib.import_module, bi.load):
+            sys.modules[{pkgname + '.b'!r}] = Evil()
+            print(type(load({pkgname + '.b'!r})).__name__)
         """, env=dict(os.environ, PYTHONMALLOC="debug"))
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "Evil"
+    # What importlib returns on this interpreter: the Evil object, or (where
+    # _find_and_load looks again after the _initializing check, gh-143650:
+    # 3.13.13+) a module imported afresh.
+    stock, ours = r.stdout.split()
+    assert stock in ("Evil", "module") and ours == stock
 
 
 def test_failed_reload_never_shows_an_empty_module(tree, pkgname):
