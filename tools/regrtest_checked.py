@@ -93,7 +93,9 @@ def make_regrtest(argv: list):
     """A test.libregrtest Regrtest for these arguments: 3.11 parses sys.argv
     in main(); 3.12 on take the parsed namespace in the constructor."""
     import inspect
-    from test.libregrtest import main as regrtest_main
+    # Not `from test.libregrtest import main`: 3.11's package binds the
+    # function main over its submodule's name.
+    regrtest_main = importlib.import_module("test.libregrtest.main")
 
     if "ns" in inspect.signature(regrtest_main.Regrtest).parameters:
         return regrtest_main.Regrtest(regrtest_main._parse_args(argv))
