@@ -15,7 +15,13 @@
 #include "loader/native_loader.h"
 #include "loader/py_support.h"
 
+// pybind11 < 2.13 (Debian 12's 2.10, used by builds without build isolation)
+// cannot declare it; those builds then run with the GIL, as before.
+#if PYBIND11_VERSION_HEX >= 0x020D0000
 PYBIND11_MODULE(_native, m, pybind11::mod_gil_not_used()) {
+#else
+PYBIND11_MODULE(_native, m) {
+#endif
   m.doc() = "bridgeimport's native finder and loader (see bridgeimport).";
   bridgeimport::InitPyRefs(m);
   bridgeimport::InitDebugLog();
