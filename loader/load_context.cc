@@ -344,15 +344,10 @@ PyObject* ImportHook(PyObject*, PyObject* const* args, Py_ssize_t nargs,
     std::string absolute = AbsoluteName(params[0], params[1], level);
     if (absolute.empty()) return result;
     if (!fromlist) {
-      for (absl::string_view p = absolute; !p.empty(); p = ParentName(p))
-        frame->Record(std::string(p));
+      frame->RecordWithParents(absolute);
       return result;
     }
-    if (frame == caller) {
-      for (size_t i = mark; i < frame->loaded_deps_.size(); ++i)
-        frame->deps_.erase(frame->loaded_deps_[i]);
-      frame->loaded_deps_.resize(mark);
-    }
+    if (frame == caller) frame->ForgetLoadedSince(mark);
     bool whole = false;
     for (py::handle item : fromlist) {
       if (!PyUnicode_Check(item.ptr())) continue;
@@ -407,19 +402,15 @@ PyObject* LazyImportHook(PyObject*, PyObject* const* args, Py_ssize_t nargs,
     // told before a is loaded: then both a and a.b are).
     const bool eager = PyModule_Check(result);
     if (!from) {
-      for (absl::string_view p = absolute; !p.empty(); p = ParentName(p)) {
-        if (eager)
-          frame->Record(std::string(p));
-        else
+      if (eager) {
+        frame->RecordWithParents(absolute);
+      } else {
+        for (absl::string_view p = absolute; !p.empty(); p = ParentName(p))
           frame->lazy_deps_.insert(std::string(p));
       }
       return result;
     }
-    if (eager && frame == caller) {  // as in ImportHook
-      for (size_t i = mark; i < frame->loaded_deps_.size(); ++i)
-        frame->deps_.erase(frame->loaded_deps_[i]);
-      frame->loaded_deps_.resize(mark);
-    }
+    if (eager && frame == caller) frame->ForgetLoadedSince(mark);  // as in ImportHook
     py::dict modules = SysModules();
     py::object source = eager ? py::object() : DictItem(modules, absolute.c_str());
     // Its namespace, read without attribute lookups (no __getattr__ runs).
@@ -575,6 +566,15 @@ void LoadFrame::Record(const std::string& name) {
     other_deps_.insert(name);
   else if (!loader.cast<const NativeLoader&>().synthetic())
     deps_.insert(name);
+}
+
+void LoadFrame::RecordWithParents(const std::string& absolute) {
+  for (absl::string_view p = absolute; !p.empty(); p = ParentName(p)) Record(std::string(p));
+}
+
+void LoadFrame::ForgetLoadedSince(size_t mark) {
+  for (size_t i = mark; i < loaded_deps_.size(); ++i) deps_.erase(loaded_deps_[i]);
+  loaded_deps_.resize(mark);
 }
 
 AtomicScope::AtomicScope() { ++atomic_depth; }

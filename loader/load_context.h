@@ -77,6 +77,13 @@ class LoadFrame {
   // dependency, any other loaded module among the others, a mount package
   // (no code) not at all.
   void Record(const std::string& name);
+  // Records `absolute` and each package above it: `import a.b.c` binds `a`
+  // and reaches a.b and a.b.c through it.
+  void RecordWithParents(const std::string& absolute);
+  // Takes back the dependencies child frames added since `mark` (the size of
+  // loaded_deps_ before a from-import ran): that statement loaded them first
+  // but binds none of them itself.
+  void ForgetLoadedSince(size_t mark);
 
   absl::flat_hash_set<std::string> deps_;        // bridge modules
   absl::flat_hash_set<std::string> other_deps_;  // other loaded modules
