@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import os
 import subprocess
 import sys
 import sysconfig
 import textwrap
+import threading
 from pathlib import Path
 from typing import Dict
 
@@ -16,6 +18,45 @@ import pytest
 import bridgeimport as bi
 
 _counter = itertools.count()
+
+
+def counted(tag: str, extra: str = "") -> str:
+    """Source that records one execution under `tag` (in the list the
+    `executions` fixture yields), sleeping to widen races."""
+    return ("import builtins, time\n"
+            f"builtins.__dict__.setdefault('_bt_exec', []).append({tag!r})\n"
+            "time.sleep(0.02)\n" + extra)
+
+
+@pytest.fixture
+def executions():
+    builtins.__dict__["_bt_exec"] = []
+    yield builtins.__dict__["_bt_exec"]
+    builtins.__dict__.pop("_bt_exec", None)
+
+
+def run_on_threads(target, count: int, timeout: float = 60):
+    """Runs target(i) on `count` threads released together by a barrier;
+    returns (results, errors), errors as (i, exception). A thread still
+    running after `timeout` fails the test as a deadlock."""
+    barrier = threading.Barrier(count)
+    results, errors = [None] * count, []
+
+    def body(i):
+        try:
+            barrier.wait(timeout=timeout)
+            results[i] = target(i)
+        except BaseException as exc:  # judged by the caller
+            errors.append((i, exc))
+
+    threads = [threading.Thread(target=body, args=(i,), daemon=True) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    hung = [t for t in threads if t.is_alive()]
+    assert not hung, f"{len(hung)} of {count} threads still running after {timeout}s: deadlock"
+    return results, errors
 
 # The children of the exit tests (daemon threads still importing when the
 # interpreter exits). CPython 3.13's free-threaded build can hang there,

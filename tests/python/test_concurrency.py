@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import importlib
 import sys
 import threading
@@ -11,42 +10,9 @@ import pytest
 
 import bridgeimport as bi
 
+from conftest import counted, run_on_threads
+
 THREADS = 24
-
-
-def counted(tag: str, extra: str = "") -> str:
-    """Source that records one execution under `tag`, sleeps to widen races."""
-    return ("import builtins, time\n"
-            f"builtins.__dict__.setdefault('_bt_exec', []).append({tag!r})\n"
-            "time.sleep(0.02)\n" + extra)
-
-
-@pytest.fixture
-def executions():
-    builtins.__dict__["_bt_exec"] = []
-    yield builtins.__dict__["_bt_exec"]
-    builtins.__dict__.pop("_bt_exec", None)
-
-
-def run_threads(target, count=THREADS, timeout=60):
-    barrier = threading.Barrier(count)
-    results, errors = [None] * count, []
-
-    def body(i):
-        try:
-            barrier.wait(timeout=timeout)
-            results[i] = target(i)
-        except BaseException as exc:  # reported by the caller
-            errors.append(exc)
-
-    threads = [threading.Thread(target=body, args=(i,), daemon=True) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=timeout)
-    hung = [t for t in threads if t.is_alive()]
-    assert not hung, f"{len(hung)} threads still importing after {timeout}s: deadlock"
-    return results, errors
 
 
 def test_every_import_style_executes_each_module_once(tree, pkgname, executions):
@@ -78,7 +44,7 @@ def test_every_import_style_executes_each_module_once(tree, pkgname, executions)
             return bi.load(name)
         return reg.get(name[len(pkgname) + 1:])
 
-    results, errors = run_threads(style)
+    results, errors = run_on_threads(style, THREADS)
     assert not errors, errors
     assert sorted(executions) == sorted(["base", "mid", "top", "pkg", "leaf", "key"])
     for i, module in enumerate(results):
@@ -92,7 +58,7 @@ def test_plain_import_and_load_share_module_locks(tree, pkgname, executions):
         module = bi.load(f"{pkgname}.slow") if i % 2 else importlib.import_module(f"{pkgname}.slow")
         return module.DONE  # never a partially initialised module
 
-    results, errors = run_threads(style, count=16)
+    results, errors = run_on_threads(style, 16)
     assert not errors, errors
     assert results == [True] * 16
     assert executions == ["slow"]
@@ -151,7 +117,7 @@ def test_registry_get_from_many_threads(tree, pkgname, executions):
     bi.mount(pkgname, tree({f"m{i}_bridge.py": counted(f"m{i}") for i in range(4)}),
              pattern="*_bridge.py")
     reg = bi.Registry(pkgname)
-    results, errors = run_threads(lambda i: reg.get(f"m{i % 4}"))
+    results, errors = run_on_threads(lambda i: reg.get(f"m{i % 4}"), THREADS)
     assert not errors, errors
     assert sorted(executions) == ["m0", "m1", "m2", "m3"]
     assert all(r is sys.modules[f"{pkgname}.m{i % 4}_bridge"] for i, r in enumerate(results))

@@ -17,13 +17,13 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
-import threading
 import traceback
 
 import pytest
 
 import bridgeimport as bi
 from bridgeimport import _native
+from conftest import run_on_threads
 
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 ROUNDS = 20
@@ -32,26 +32,8 @@ TIMEOUT = 60
 
 
 def storm(count, target):
-    """Runs target(i) on `count` threads released together by a barrier;
-    returns (results, errors), errors as (i, exception)."""
-    barrier = threading.Barrier(count)
-    results, errors = [None] * count, []
-
-    def body(i):
-        try:
-            barrier.wait(timeout=TIMEOUT)
-            results[i] = target(i)
-        except BaseException as exc:  # judged by the caller
-            errors.append((i, exc))
-
-    threads = [threading.Thread(target=body, args=(i,), daemon=True) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=TIMEOUT)
-    hung = [t for t in threads if t.is_alive()]
-    assert not hung, f"{len(hung)} of {count} threads still running after {TIMEOUT}s: deadlock"
-    return results, errors
+    """run_on_threads with this file's argument order and timeout."""
+    return run_on_threads(target, count, TIMEOUT)
 
 
 def counted(extra=""):

@@ -26,33 +26,19 @@ import json
 import subprocess
 import sys
 import textwrap
-import threading
 import types
 
 import pytest
 
 import bridgeimport as bi
 from bridgeimport import _native
+from conftest import counted, run_on_threads
 
 try:
     compile("lazy import json\n", "<lazy probe>", "exec")
     LazyImportType = types.LazyImportType
 except (SyntaxError, AttributeError):
     pytest.skip("this interpreter has no lazy imports (PEP 810)", allow_module_level=True)
-
-
-def counted(tag: str, extra: str = "") -> str:
-    """Source that records one execution under `tag`, sleeps to widen races."""
-    return ("import builtins, time\n"
-            f"builtins.__dict__.setdefault('_bt_lazy_exec', []).append({tag!r})\n"
-            "time.sleep(0.02)\n" + extra)
-
-
-@pytest.fixture
-def executions():
-    builtins.__dict__["_bt_lazy_exec"] = []
-    yield builtins.__dict__["_bt_lazy_exec"]
-    builtins.__dict__.pop("_bt_lazy_exec", None)
 
 
 def module_level(code: str, ns: dict | None = None) -> dict:
@@ -119,30 +105,17 @@ def test_reification_from_many_threads_executes_the_module_once(
     # threads going through bi.load and import_module at the same instant.
     drivers = [module_level(f"lazy from {p} import shared\ndef get():\n    return shared\n",
                             {"__name__": f"lazy_driver_{i}"}) for i in range(4)]
-    count = 16
-    barrier = threading.Barrier(count)
-    results, errors = [None] * count, []
+    def get(i):
+        kind = i % 6
+        if kind == 4:
+            module = bi.load(f"{p}.shared")
+        elif kind == 5:
+            module = importlib.import_module(f"{p}.shared")
+        else:
+            module = drivers[kind]["get"]()
+        return (module, module.DONE)  # never a partial module
 
-    def body(i):
-        try:
-            barrier.wait(timeout=60)
-            kind = i % 6
-            if kind == 4:
-                module = bi.load(f"{p}.shared")
-            elif kind == 5:
-                module = importlib.import_module(f"{p}.shared")
-            else:
-                module = drivers[kind]["get"]()
-            results[i] = (module, module.DONE)  # never a partial module
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=body, args=(i,), daemon=True) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not [t for t in threads if t.is_alive()], "reification deadlocked"
+    results, errors = run_on_threads(get, 16)
     assert not errors, errors
     assert executions == ["shared"]
     module = sys.modules[f"{p}.shared"]
