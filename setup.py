@@ -105,7 +105,7 @@ class BuildPyWithPth(build_py):
 
 
 setup(
-    packages=["bridgeimport"],
+    packages=["bridgeimport", "bridgeimport.cli"],
     package_dir={"": "python"},
     package_data={"bridgeimport": ["py.typed", "*.pyi"]},
     ext_modules=[CMakeExtension("bridgeimport._native")],

@@ -1,11 +1,11 @@
 """Command line: ``python -m bridgeimport {list,doctor,run,demo,bench}``.
 
-The commands and their exit codes live in bridgeimport._cli.
+The commands and their exit codes live in bridgeimport.cli.
 """
 
 import sys
 
-from bridgeimport._cli import main
+from bridgeimport.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

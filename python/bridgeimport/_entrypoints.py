@@ -36,8 +36,7 @@ Reading the metadata
 import os
 import time
 
-from . import _startup
-from ._startup import GROUP, Entry, _mtime, _reason, _warn
+from ._config import DEFAULT_PATTERN, GROUP, MountSpec, mtime_ns, reason, warn
 
 SLOTS = 8                   # site-directory lists remembered per environment
 RACY_NS = 2_000_000_000     # a directory changed this recently may change again unseen
@@ -96,14 +95,15 @@ def scan(dirs):
                 continue
             pairs = group_lines(data)
             if pairs:
-                stamps.append((path, _mtime(path)))
+                stamps.append((path, mtime_ns(path)))
                 records.extend((dist, n, v) for n, v in pairs)
     return tuple(records), tuple(stamps)
 
 
-def scan_and_cache(dirs, key, path, slots):
+def scan_and_cache(dirs, key, path, slots, fmt):
     """Scans ``dirs`` and stores the answer under ``key`` in the cache file
-    ``path`` (keeping up to SLOTS-1 other ``slots``). Returns the records."""
+    ``path`` of format ``fmt`` (keeping up to SLOTS-1 other ``slots``).
+    Returns the records."""
     import marshal
 
     records, stamps = scan(dirs)
@@ -114,7 +114,7 @@ def scan_and_cache(dirs, key, path, slots):
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(tmp, "wb") as f:
-                f.write(marshal.dumps((_startup.CACHE_FORMAT,
+                f.write(marshal.dumps((fmt,
                                        tuple([(key, stamps, records)] + kept))))
             os.replace(tmp, path)
         except OSError:  # read-only home, full disk: scan again next time
@@ -149,29 +149,30 @@ def directories(value):
 
 
 def resolve(entries, eps):
-    """Entries to mount, in order: BRIDGEIMPORT_PATH's (or the export's), then
-    those of entry points, merged per package."""
+    """MountSpecs to mount, in order: ``entries`` (BRIDGEIMPORT_PATH's or the
+    export's), then those of the entry points ``eps`` ((dist, name, value)),
+    merged per package."""
     out = list(entries)
     taken = {e.package for e in entries}
     merged = {}
     for dist, name, value in eps:
         package, _, pattern = name.partition("#")
         package = package.strip()
-        pattern = pattern.strip() or "*.py"
+        pattern = pattern.strip() or DEFAULT_PATTERN
         origin = f"entry point {name} = {value} of {dist}"
         if package in taken:
             continue
         try:
             dirs = directories(value)
         except Exception as exc:
-            _warn(f"cannot mount {package!r}: {type(exc).__name__}: {_reason(exc)}", origin)
+            warn(f"cannot mount {package!r}: {type(exc).__name__}: {reason(exc)}", origin)
             continue
         entry = merged.get(package)
         if entry is None:
-            merged[package] = entry = Entry(package, dirs, pattern, origin=origin)
+            merged[package] = entry = MountSpec(package, dirs, pattern, origin=origin)
             out.append(entry)
         elif entry.pattern != pattern:
-            _warn(f"{package!r} is already declared with pattern {entry.pattern!r} by "
+            warn(f"{package!r} is already declared with pattern {entry.pattern!r} by "
                   f"{entry.origin}", origin)
         else:
             entry.directories += tuple(d for d in dirs if d not in entry.directories)

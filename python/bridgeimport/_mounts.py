@@ -1,4 +1,4 @@
-"""Mounts and the installation of the native finder.
+"""The mount API: mounts, and the installation of the native finder.
 
 The mount table itself lives in the native finder (``_native.finder``); this
 module validates what users pass, keeps the ``Mount`` objects they get back,
@@ -7,28 +7,30 @@ and pushes the whole table to the finder on every change, under one lock
 also orders the installs and the export: on a free-threaded CPython (PEP 703)
 as with the GIL, two threads' changes never interleave.
 
-Every change is also exported to ``os.environ["BRIDGEIMPORT_MOUNTS"]`` (see
-``_entrypoints``), which child processes inherit and their
-``bridgeimport.pth`` reads: classes and functions of bridge modules then
-unpickle in ``spawn`` and ``forkserver`` children. ``mount(..., export=False)``
-keeps a mount to this process.
+Every change is also exported to ``os.environ["BRIDGEIMPORT_MOUNTS"]`` (the
+format is _config's), which child processes inherit and their start-up reads:
+classes and functions of bridge modules then unpickle in ``spawn`` and
+``forkserver`` children. ``mount(..., export=False)`` keeps a mount to this
+process.
 
-Importing this module loads the extension and mounts what interpreter
-start-up declared (``_startup.activate``, at the end of this file); it is kept
-free of typing and threading for that first-import cost.
+Importing this module does nothing but define it: the package facade
+activates (mounts what start-up declared, through :func:`mount_declared`). It
+is kept free of typing and threading for that first-import cost.
 """
 
 import _thread
 import os
 import sys
 
-from . import _native, _startup
+from . import _native
+from ._config import (DEFAULT_PATTERN, ENV_EXPORT, ENV_PATH, MountSpec, check_package,
+                      encode_export, is_stand_in, reason, warn)
 
 TYPE_CHECKING = False
 # Annotations naming typing's classes are strings: neither typing nor
 # __future__ (a real import) is imported at run time, for the first-import cost.
 if TYPE_CHECKING:
-    from typing import Dict, List, Optional, Tuple, Union
+    from typing import Dict, Iterable, List, Optional, Tuple, Union
 
     PathLike = Union[str, "os.PathLike[str]"]
 
@@ -36,33 +38,25 @@ _lock = _thread.RLock()
 _mounts = {}  # type: Dict[str, Mount]
 
 
-class Mount:
+class Mount(MountSpec):
     """One package prefix served from bridge directories.
 
     Returned by :func:`mount`; read-only. ``directories`` are absolute and in
     priority order: the first directory holding a name serves it.
     """
 
-    __slots__ = ("package", "directories", "pattern", "allow_external_symlinks", "atomic",
-                 "export")
+    __slots__ = ("export",)
 
     def __init__(self, package: str, directories: "Tuple[str, ...]", pattern: str,
                  allow_external_symlinks: bool, atomic: bool = False,
                  export: bool = True) -> None:
-        self.package = package
-        self.directories = directories
-        self.pattern = pattern
-        self.allow_external_symlinks = allow_external_symlinks
-        self.atomic = atomic
+        super().__init__(package, directories, pattern, allow_external_symlinks, atomic,
+                         origin="mount()")
         self.export = export
 
     def __repr__(self) -> str:
         dirs = ", ".join(repr(d) for d in self.directories)
         return f"Mount({self.package!r}, {dirs}, pattern={self.pattern!r})"
-
-    def _config(self) -> tuple:
-        return (self.package, list(self.directories), self.pattern,
-                self.allow_external_symlinks, self.atomic)
 
     def modules(self) -> "List[str]":
         """Every module name this mount serves (packages included), sorted.
@@ -100,17 +94,6 @@ class Mount:
                          atomic=current.atomic, replace=True, export=current.export)
 
 
-def _check_package(package: object) -> str:
-    if not isinstance(package, str):
-        raise TypeError(f"bridgeimport: package must be a str, not {type(package).__name__}")
-    parts = package.split(".")
-    if not package or not all(p.isidentifier() for p in parts):
-        raise ValueError(
-            f"bridgeimport: cannot mount {package!r}: a package name is a dotted "
-            "sequence of identifiers, like 'plugins' or 'mlpy.stdlib'")
-    return package
-
-
 def _absolute(directory: "PathLike") -> str:
     path = os.fsdecode(os.fspath(directory))
     if "\0" in path:
@@ -119,20 +102,20 @@ def _absolute(directory: "PathLike") -> str:
 
 
 def _push(table: "Dict[str, Mount]") -> None:
-    _native.finder.set_mounts([m._config() for m in table.values()])
+    _native.finder.set_mounts([(m.package, list(m.directories), m.pattern,
+                                m.allow_external_symlinks, m.atomic) for m in table.values()])
 
 
 def _export() -> None:
     """Mirrors the exportable mounts into the environment children inherit,
     stamped with the BRIDGEIMPORT_PATH they were made under (a child whose
     BRIDGEIMPORT_PATH differs was configured on purpose and ignores it)."""
-    value = _startup.encode_export(os.environ.get(_startup.ENV_PATH, ""),
-                                   [m._config() for m in _mounts.values() if m.export])
-    if os.environ.get(_startup.ENV_EXPORT) != value:
-        os.environ[_startup.ENV_EXPORT] = value
+    value = encode_export(os.environ.get(ENV_PATH, ""), [m for m in _mounts.values() if m.export])
+    if os.environ.get(ENV_EXPORT) != value:
+        os.environ[ENV_EXPORT] = value
 
 
-def mount(package: str, *directories: "PathLike", pattern: str = "*.py",
+def mount(package: str, *directories: "PathLike", pattern: str = DEFAULT_PATTERN,
           allow_external_symlinks: bool = False, atomic: bool = False,
           replace: bool = False, export: bool = True) -> "Mount":
     """Serves ``package.<name>`` from ``<directory>/<name>.py`` files matching
@@ -152,7 +135,7 @@ def mount(package: str, *directories: "PathLike", pattern: str = "*.py",
     directories and ValueError for a bad package name or glob; on error the
     previous mounts stay in force.
     """
-    package = _check_package(package)
+    package = check_package(package)
     if not directories:
         raise ValueError(f"bridgeimport: mount({package!r}) needs at least one directory")
     if not isinstance(pattern, str):
@@ -162,7 +145,7 @@ def mount(package: str, *directories: "PathLike", pattern: str = "*.py",
                 bool(export))
     with _lock:
         old = _mounts.get(package)
-        if old is not None and old._config() == new._config() and old.export == new.export:
+        if old is not None and old.config() == new.config() and old.export == new.export:
             install()
             return old
         if old is not None and not replace:
@@ -217,13 +200,13 @@ def install() -> None:
     with _lock:
         finder = _native.finder
         meta_path = sys.meta_path
-        copies = sum(1 for f in meta_path if f is finder or _startup.is_stand_in(f))
+        copies = sum(1 for f in meta_path if f is finder or is_stand_in(f))
         if copies != 1 or meta_path[0] is not finder:
             meta_path[:] = [finder] + [f for f in meta_path
-                                       if f is not finder and not _startup.is_stand_in(f)]
+                                       if f is not finder and not is_stand_in(f)]
         if path_hook not in sys.path_hooks:
             sys.path_hooks.insert(0, path_hook)
-        _register_abcs()
+        register_abcs()
 
 
 def uninstall() -> None:
@@ -232,7 +215,7 @@ def uninstall() -> None:
     with _lock:
         finder = _native.finder
         sys.meta_path[:] = [f for f in sys.meta_path
-                            if f is not finder and not _startup.is_stand_in(f)]
+                            if f is not finder and not is_stand_in(f)]
         sys.path_hooks[:] = [h for h in sys.path_hooks if h is not path_hook]
         _forget_placeholders()
 
@@ -261,16 +244,22 @@ def installed() -> bool:
     return any(f is _native.finder for f in sys.meta_path)
 
 
-def _register_abcs() -> None:
+def register_abcs() -> None:
     """isinstance() with importlib.abc's protocols true for the native Finder
-    and Loader, at no import cost: see _abcs (on this module's import and on
-    every install(), the ABC modules already imported are registered with;
-    the native finder catches the later imports)."""
+    and Loader, at no import cost: see _abcs (on activation and on every
+    install(), the ABC modules already imported are registered with; the
+    native finder catches the later imports)."""
     if "importlib.abc" in sys.modules or "importlib._abc" in sys.modules:
         from . import _abcs
         _abcs.register_imported()
 
 
-_register_abcs()
-# Last: mount what interpreter start-up declared (entry points, BRIDGEIMPORT_PATH).
-_startup.activate(mount)
+def mount_declared(specs: "Iterable[MountSpec]") -> None:
+    """Mounts what start-up declared (_startup.take_pending()); a spec that
+    cannot be mounted warns, naming where it was declared, and is skipped."""
+    for spec in specs:
+        try:
+            mount(spec.package, *spec.directories, pattern=spec.pattern,
+                  allow_external_symlinks=spec.allow_external_symlinks, atomic=spec.atomic)
+        except Exception as exc:  # warn and skip that one
+            warn(f"cannot mount {spec.package!r}: {reason(exc)}", spec.origin)

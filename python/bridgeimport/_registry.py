@@ -26,6 +26,7 @@ from types import ModuleType
 from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 from . import _mounts, _native
+from ._modules import load, reload
 
 
 class BridgeCollisionWarning(_native.BridgeImportWarning):
@@ -170,7 +171,6 @@ class Registry:
     def get(self, key: str) -> ModuleType:
         """The bridge module behind ``key``: the same object a plain import of
         its module name returns (loaded through :func:`bridgeimport.load`)."""
-        from . import load
 
         module_name = self.module_name(key)
         with self._lock:
@@ -188,7 +188,6 @@ class Registry:
     def reload(self, key: str) -> ModuleType:
         """Re-executes ``key``'s newest source in the same module object
         (atomic: on failure the old namespace is restored)."""
-        from . import load, reload
 
         module_name = self.module_name(key)
         module = sys.modules.get(module_name)  # one look: another thread may remove it

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 import bridgeimport as bi
-from bridgeimport import _startup
+from bridgeimport import _config
+from bridgeimport._config import MountSpec
 from test_startup import clean_env, fresh_venv, run_python, wheel  # noqa: F401 (fixtures)
 
 SHAPES = '''\
@@ -104,30 +105,30 @@ def test_export_false_keeps_the_mount_to_the_parent(fresh_venv, program):
 
 
 def test_export_mirrors_mount_and_unmount(tree, pkgname, monkeypatch):
-    monkeypatch.delenv(_startup.ENV_EXPORT, raising=False)
-    monkeypatch.setenv(_startup.ENV_PATH, "")
+    monkeypatch.delenv(_config.ENV_EXPORT, raising=False)
+    monkeypatch.setenv(_config.ENV_PATH, "")
     weird = tree({"a.py": ""}, sub="dir;with,%odd:chars#")
     bi.mount(pkgname, weird, pattern="[a-z]*.py", atomic=True)
     bi.mount(pkgname + "_private", tree({"b.py": ""}, sub="private"), export=False)
-    path_value, entries = _startup.decode_export(os.environ[_startup.ENV_EXPORT])
+    path_value, entries = _config.decode_export(os.environ[_config.ENV_EXPORT])
     assert path_value == ""
     assert [e.config() for e in entries if e.package.startswith(pkgname)] == [
         (pkgname, (str(weird),), "[a-z]*.py", False, True)]
     bi.unmount(pkgname)
-    _, entries = _startup.decode_export(os.environ[_startup.ENV_EXPORT])
+    _, entries = _config.decode_export(os.environ[_config.ENV_EXPORT])
     assert not [e for e in entries if e.package.startswith(pkgname)]
 
 
 def test_export_round_trips_any_path():
     configs = [("p", ("/a;b", "/c,d", "/e%25f", "/ü:x#y", " /sp "), "*_b[0-9].py", True, False),
                ("q.r", ("/x",), "*.py", False, True)]
-    value = _startup.encode_export("p=/a#*.py;q=/b", configs)
-    path_value, entries = _startup.decode_export(value)
+    value = _config.encode_export("p=/a#*.py;q=/b", [MountSpec(*c) for c in configs])
+    path_value, entries = _config.decode_export(value)
     assert path_value == "p=/a#*.py;q=/b"
     assert [e.config() for e in entries] == configs
     for bad in ("", "2;x", "1;;p,z,*.py,/a", "1;;p,a"):
         with pytest.raises(ValueError):
-            _startup.decode_export(bad)
+            _config.decode_export(bad)
 
 
 def test_child_with_its_own_bridgeimport_path_ignores_the_export(fresh_venv, tmp_path):
@@ -137,7 +138,7 @@ def test_child_with_its_own_bridgeimport_path_ignores_the_export(fresh_venv, tmp
     for d, text in ((exported, "'exported'"), (own, "'own'")):
         d.mkdir()
         (d / "m.py").write_text(f"WHO = {text}\n")
-    export = _startup.encode_export("", [("ex_env", (str(exported),), "*.py", False, False)])
+    export = _config.encode_export("", [MountSpec("ex_env", (str(exported),))])
     code = "import ex_env.m; print(ex_env.m.WHO)"
     r = run_python(fresh_venv, code, BRIDGEIMPORT_MOUNTS=export)
     assert (r.returncode, r.stdout.strip()) == (0, "exported"), r.stderr

@@ -21,17 +21,17 @@ from pathlib import Path
 
 import pytest
 
-from bridgeimport import _startup
+from bridgeimport import _config
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_parse_entries_and_errors():
-    entries, errors = _startup.parse(
+    entries, errors = _config.parse_path(
         " plugins=/a:/b ; mlpy.stdlib=/s#*_bridge.py;; bad ; =x ; p= ; q=#*.py")
-    assert entries == [
-        _startup.Entry("plugins", ("/a", "/b"), "*.py"),
-        _startup.Entry("mlpy.stdlib", ("/s",), "*_bridge.py"),
+    assert [e.config() for e in entries] == [
+        ("plugins", ("/a", "/b"), "*.py", False, False),
+        ("mlpy.stdlib", ("/s",), "*_bridge.py", False, False),
     ]
     assert len(errors) == 4 and all("entry" in e for e in errors)
 
@@ -200,7 +200,7 @@ def test_start_file_names_the_same_callable(fresh_venv, tmp_path):
     hand (as site.py does, with pkgutil) it registers, and a second call is a
     no-op, whatever the interpreter's own site.py reads."""
     lines = start_file_lines()
-    assert lines == ["bridgeimport._startup:run"]
+    assert lines == ["bridgeimport:_start"]
     d = tmp_path / "st"
     d.mkdir()
     (d / "m.py").write_text("X = 'started'\n")
@@ -248,7 +248,7 @@ def test_start_file_not_the_pth_line_activates_where_site_reads_it(fresh_venv, t
     pth, start = site_dir / "bridgeimport.pth", site_dir / "bridgeimport.start"
     assert f"import lines in {pth} are suppressed due to matching {start} file" in r.stderr
     assert f"Exec'ing from {pth}" not in r.stderr
-    assert r.stderr.count(f"Executing entry point: bridgeimport._startup:run from {start}") == 1
+    assert r.stderr.count(f"Executing entry point: bridgeimport:_start from {start}") == 1
     disabled = ("import sys; print('bridgeimport._native' in sys.modules, "
                 "[type(f).__name__ for f in sys.meta_path if 'bridge' in type(f).__module__])")
     r = run_python(python, disabled, BRIDGEIMPORT_PATH=f"sf_env={d}", BRIDGEIMPORT_DISABLE="1")

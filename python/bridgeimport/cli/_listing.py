@@ -27,7 +27,7 @@ def listing() -> Dict[str, Any]:
     "shadowed"}]}]}``; ``state`` is "loaded", "not loaded" or "loaded from
     elsewhere" (the name is in sys.modules from another file). Lists
     directories; executes nothing."""
-    from . import _mounts, _native
+    from .. import _mounts, _native
 
     out: List[Dict[str, Any]] = []
     for m in _mounts.mounts():

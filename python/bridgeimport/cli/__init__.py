@@ -37,10 +37,10 @@ def _mount_all(specs: Optional[List[str]]) -> None:
     """Mounts every --mount entry; raises _UsageError naming the bad one."""
     import bridgeimport as bi
 
-    from . import _startup
+    from .._config import parse_path
 
     for spec in specs or []:
-        entries, errors = _startup.parse(spec)
+        entries, errors = parse_path(spec)
         if errors:
             raise _UsageError(errors[0])
         for entry in entries:
@@ -106,7 +106,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    from . import _doctor, _run
+    from .. import _doctor
+    from . import _run
 
     _mount_all(args.mount)
     if args.debug:

@@ -1,0 +1,75 @@
+"""The module API: load and reload bridge modules, and ask what they import.
+
+Thin functions over the native finder (``_native.finder``), which holds the
+import protocol (module locks, rollback, dependency records: loader/). Like
+_mounts, importing this module does nothing but define it.
+"""
+
+import sys
+
+from . import _native
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no typing import at run time
+    from types import ModuleType
+    from typing import List, Union
+
+_finder = _native.finder
+
+
+def load(name: str, *, atomic: bool = False) -> "ModuleType":
+    """Returns the bridge module ``name``, importing it if needed.
+
+    The result is the very object a plain ``import name`` gives (same
+    ``sys.modules`` entry, same per-module import locks). The module is in
+    ``sys.modules`` before its code runs; if the code raises, ``sys.modules`` is
+    left as it was (the module and anything its package ``__init__`` imported
+    below it are removed) and the original exception propagates with a note
+    naming the file.
+
+    With ``atomic=True`` a failure also removes every other bridge module
+    first loaded during this load (siblings it imported before failing, and
+    their parent-package attributes). That is not the default because another
+    thread may already hold such a sibling: removing it would give that thread
+    and later importers two different module objects.
+
+    Raises InvalidModuleNameError for a malformed name and BridgeNotFoundError
+    when no mount serves it.
+    """
+    return _finder.load(name, atomic)
+
+
+def reload(module: "Union[ModuleType, str]") -> "ModuleType":
+    """Re-executes the newest source of a loaded bridge module in the same
+    module object (``importlib.reload`` semantics, identity kept).
+
+    If the new code raises or does not compile, the module's namespace is
+    restored to exactly its pre-reload contents (same keys, same objects) and
+    the error propagates with a note. Reloading a package re-executes its
+    ``__init__`` only, as CPython does. Accepts a module or its name.
+    """
+    import importlib
+
+    if isinstance(module, str):
+        name = module
+        module = sys.modules.get(name)
+        if module is None:
+            raise _native.BridgeNotFoundError(
+                f"bridgeimport: {name!r} is not loaded; load() it first", name=name)
+    spec = getattr(module, "__spec__", None)
+    if not isinstance(getattr(spec, "loader", None), _native.Loader):
+        raise TypeError(f"bridgeimport.reload() takes a bridge module, not {module!r}")
+    return importlib.reload(module)
+
+
+def dependencies(name: str) -> "List[str]":
+    """The bridge modules whose import the last successful execution of
+    ``name`` performed directly (import statements, ``from x import y``,
+    imports in functions called during execution, ``load()``), sorted."""
+    return _native.dependencies(name)
+
+
+def dependents(name: str) -> "List[str]":
+    """The bridge modules whose recorded :func:`dependencies` include
+    ``name``, sorted."""
+    return _native.dependents(name)
