@@ -18,6 +18,13 @@ Checks, each a kind of :class:`Finding`:
     differs, the contents are compared with the bytes that were compiled
     (when the code came from a timestamp pyc those are not known, and the
     finding says so). Modules of other loaders keep no such record.
+``half_executed``
+    A module loaded by hand from outside ``sys.path`` (``spec_from_file_location``
+    and ``exec_module``) whose execution stopped part-way: names its source
+    defines at top level are missing, and the module was left in
+    ``sys.modules`` (stock importlib and bridgeimport remove a module whose
+    execution fails; a hand-written loader often does not). Modules
+    executing right now, ``__main__`` among them, are not checked.
 ``stale_pyc`` / ``corrupt_pyc``
     The ``__pycache__`` file of a source module (loaded, or served by a
     mount) does not match its source (timestamp pyc: mtime and size; hash pyc:
@@ -36,7 +43,8 @@ import sys
 from types import ModuleType
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-KINDS = ("duplicate", "name_mismatch", "changed_on_disk", "stale_pyc", "corrupt_pyc")
+KINDS = ("duplicate", "name_mismatch", "half_executed", "changed_on_disk", "stale_pyc",
+         "corrupt_pyc")
 _PYC_HEADER_SIZE = 16
 
 
@@ -240,6 +248,75 @@ def _check_names(items: List[Tuple[str, object]], relevant) -> List[Finding]:
     return findings
 
 
+def _top_level_names(source: bytes, file: str) -> List[str]:
+    """The names a module's unconditional top-level statements bind (defs,
+    classes, plain assignments, imports) and no top-level ``del`` removes."""
+    import ast
+
+    try:
+        tree = ast.parse(source, file)
+    except (SyntaxError, ValueError):
+        return []
+    bound: List[str] = []
+    deleted = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.append(node.name)
+        elif isinstance(node, ast.Assign):
+            bound += [t.id for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            bound += [node.target.id] if isinstance(node.target, ast.Name) else []
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound += [(a.asname or a.name).partition(".")[0] for a in node.names if a.name != "*"]
+        elif isinstance(node, ast.Delete):
+            deleted.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return [n for n in dict.fromkeys(bound) if n not in deleted]
+
+
+def _executing_namespaces() -> set:
+    """ids of the globals of every module body running now, on any thread."""
+    running = set()
+    for frame in list(sys._current_frames().values()) + [sys._getframe()]:
+        while frame is not None:
+            if frame.f_code.co_name == "<module>":
+                running.add(id(frame.f_globals))
+            frame = frame.f_back
+    return running
+
+
+def _check_half_executed(entries: List[Tuple[str, ModuleType, str]],
+                         relevant: Any) -> List[Finding]:
+    """Hand-loaded modules (file outside every sys.path directory, not a
+    bridge module) whose source binds top-level names they lack."""
+    path_dirs = [_real(p) + os.sep for p in sys.path if isinstance(p, str) and p]
+    running = _executing_namespaces()
+    findings = []
+    for key, module, file in entries:
+        real = _real(file)
+        if (key == "__main__" or _is_bridge(module) or _under(real, path_dirs)
+                or id(_attr(module, "__dict__")) in running
+                or _attr(_attr(module, "__spec__"), "_initializing")
+                or not relevant(real, module)):
+            continue
+        try:
+            with open(file, "rb") as fh:
+                source = fh.read()
+        except OSError:
+            continue
+        namespace = _attr(module, "__dict__") or {}
+        missing = [n for n in _top_level_names(source, file) if n not in namespace]
+        if missing:
+            shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+            findings.append(Finding(
+                "half_executed", key, file,
+                f"sys.modules[{key!r}] lacks {len(missing)} name(s) its source defines at "
+                f"top level ({shown}): its execution failed part-way and whatever loaded it "
+                f"left it in sys.modules. Delete sys.modules[{key!r}] and load it again, "
+                "or mount its directory so that a failed load rolls back.",
+                {"missing": missing}))
+    return findings
+
+
 def _check_changed(entries: List[Tuple[str, ModuleType, str]]) -> List[Finding]:
     """Bridge modules whose file differs from what their last exec ran: the
     loader's own check (metadata, and the compiled bytes when the metadata
@@ -368,6 +445,7 @@ def doctor(*, bridge_only: bool = False, check_pyc: bool = True) -> Report:
             entries.append((key, module, file))
     findings = _check_duplicates(entries, relevant)
     findings += _check_names(items, relevant)
+    findings += _check_half_executed(entries, relevant)
     findings += _check_changed(entries)
     pycs = 0
     files: Dict[str, Tuple[str, str]] = {}

@@ -124,12 +124,35 @@ class Registry:
                                 f"{served_file!r} is served")
                 continue
             index[key] = (module, file)
+        if not index:
+            self._warn_if_pattern_hides_files()
         return index
 
-    def _warn_once(self, token: Tuple[str, ...], message: str) -> None:
+    def _warn_if_pattern_hides_files(self) -> None:
+        """An empty registry over directories holding .py files its pattern
+        does not match: the usual cause is the default pattern, which is
+        ``*_bridge.py`` here and ``*.py`` for mount() (a plugin folder)."""
+        mount = _mounts.find_mount(self.package)
+        for directory in mount.directories if mount is not None else ():
+            try:
+                files = sorted(n for n in os.listdir(directory)
+                               if n.endswith(".py") and not n.startswith("__"))
+            except OSError:
+                continue
+            if files:
+                self._warn_once(
+                    ("pattern", directory),
+                    f"bridgeimport registry {self.package!r} lists nothing: its pattern "
+                    f"{self.pattern!r} matches none of the {len(files)} .py files in "
+                    f"{directory!r} (such as {files[0]!r}); pass pattern='*.py' to serve "
+                    "every module", _native.BridgeImportWarning)
+                return
+
+    def _warn_once(self, token: Tuple[str, ...], message: str,
+                   category: type = BridgeCollisionWarning) -> None:
         if token not in self._warned:
             self._warned.add(token)
-            warnings.warn(message, BridgeCollisionWarning, stacklevel=_caller_stacklevel())
+            warnings.warn(message, category, stacklevel=_caller_stacklevel())
 
     def _entries(self) -> Dict[str, Tuple[str, str]]:
         with self._lock:

@@ -145,6 +145,27 @@ def test_run_passes_the_program_status_through(tmp_path):
     assert "KeyError: 'boom'" in r.stderr and "_run.py" not in r.stderr
 
 
+def test_run_of_a_script_that_does_not_compile_prints_what_python_prints(tmp_path):
+    prog = write(tmp_path / "bad.py", "x = (\n")
+    ours = cli("run", str(prog))
+    stock = subprocess.run([sys.executable, str(prog)], capture_output=True, text=True,
+                           timeout=60)
+    assert (ours.returncode, ours.stderr) == (stock.returncode, stock.stderr) == (
+        1, stock.stderr)
+    assert "SyntaxError" in ours.stderr and "Traceback" not in ours.stderr
+
+
+def test_version_and_one_error_prefix(tmp_path):
+    import bridgeimport
+
+    r = cli("--version")
+    assert r.returncode == 0 and r.stdout.startswith(f"bridgeimport {bridgeimport.__version__} (")
+    r = cli("list", "--mount", f"ep={tmp_path / 'missing'}")
+    assert r.returncode == 2
+    assert r.stderr.startswith("bridgeimport list: ") and r.stderr.count("bridgeimport") == 1, \
+        r.stderr
+
+
 def test_run_usage_errors_exit_2(tmp_path):
     assert cli("run").returncode == 2
     r = cli("run", str(tmp_path / "missing.py"))

@@ -56,6 +56,47 @@ def test_spec_from_file_location_of_a_bridge_file_is_a_duplicate(tree, pkgname):
     assert not findings(bi.doctor(), "duplicate", root / "other.py")
 
 
+def test_a_hand_loaded_module_that_failed_half_way_is_half_executed(tmp_path, pkgname):
+    """The README's opening bug: a hand-written loader leaves a module whose
+    code raised in sys.modules, half-initialised."""
+    (tmp_path / "half.py").write_text(textwrap.dedent("""\
+        import os.path as osp, json
+        A = 1
+        def early(): pass
+        raise RuntimeError("boom")
+        class Late: pass
+        LATE_VALUE: int = 2
+        from json import dumps as late_dumps
+        """))
+    (tmp_path / "whole.py").write_text("A = 1\ntemp = 2\ndel temp\nif A:\n    maybe = 3\n")
+    name = f"{pkgname}_half"
+    with pytest.raises(RuntimeError):
+        load_by_file(name, tmp_path / "half.py")
+    load_by_file(f"{pkgname}_whole", tmp_path / "whole.py")
+    try:
+        (found,) = findings(bi.doctor(), "half_executed")
+        assert (found.module, found.details["missing"]) == (name, ["Late", "LATE_VALUE",
+                                                                  "late_dumps"])
+        assert "left it in sys.modules" in found.message and name in found.message
+        assert "[half_executed]" in str(bi.doctor())
+        del sys.modules[name]
+        assert not findings(bi.doctor(), "half_executed")
+    finally:
+        sys.modules.pop(name, None)
+        sys.modules.pop(f"{pkgname}_whole", None)
+
+
+def test_a_module_still_executing_is_not_half_executed(tmp_path, pkgname):
+    """doctor() called from a module body, as in a script or a plugin."""
+    (tmp_path / "busy.py").write_text(
+        "import bridgeimport\nREPORT = bridgeimport.doctor()\nAFTER = 1\n")
+    module = load_by_file(f"{pkgname}_busy", tmp_path / "busy.py")
+    try:
+        assert not findings(module.REPORT, "half_executed")
+    finally:
+        sys.modules.pop(f"{pkgname}_busy", None)
+
+
 def test_a_symlinked_path_to_the_same_file_is_still_a_duplicate(tree, pkgname, tmp_path):
     root = tree({"mod.py": ""})
     bi.mount(pkgname, root)

@@ -116,3 +116,19 @@ def test_stats(tree, pkgname):
     assert stats["math"]["load_seconds"] > 0 and stats["math"]["total_seconds"] > 0
     assert stats["datetime"]["loaded"] is False and stats["datetime"]["executions"] == 0
     assert stats["math"]["file"] == str(d / "math_bridge.py")
+
+
+def test_a_pattern_matching_none_of_the_files_warns_once(tree, pkgname):
+    """Registry's default pattern is *_bridge.py, mount()'s is *.py: a plugin
+    folder of plain modules would list nothing in silence."""
+    root = tree({"csv_reader.py": "", "json_reader.py": ""})
+    reg = bi.Registry(pkgname, root)
+    with pytest.warns(bi.BridgeImportWarning, match=r"matches none of the 2 \.py files") as got:
+        assert reg.names() == []
+    assert "pattern='*.py'" in str(got[0].message) and got[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg.refresh()
+        assert reg.names() == []  # once per directory
+        other = bi.Registry(pkgname + "_all", root, pattern="*.py")
+        assert other.names() == ["csv_reader", "json_reader"]

@@ -37,7 +37,7 @@ def _mount_all(specs: Optional[List[str]]) -> None:
     """Mounts every --mount entry; raises _UsageError naming the bad one."""
     import bridgeimport as bi
 
-    from .._config import parse_path
+    from .._config import parse_path, reason
 
     for spec in specs or []:
         entries, errors = parse_path(spec)
@@ -47,7 +47,7 @@ def _mount_all(specs: Optional[List[str]]) -> None:
             try:
                 bi.mount(entry.package, *entry.directories, pattern=entry.pattern)
             except (OSError, ValueError, TypeError) as exc:
-                raise _UsageError(str(exc)) from None
+                raise _UsageError(reason(exc)) from None  # one "bridgeimport ..." prefix
 
 
 def _enable_debug() -> None:
@@ -138,10 +138,26 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 # -- parsing -------------------------------------------------------------------
 
+def _version() -> str:
+    import platform
+
+    from .. import __version__
+
+    return (f"bridgeimport {__version__} ({platform.python_implementation()} "
+            f"{platform.python_version()}{'t' if _free_threaded() else ''})")
+
+
+def _free_threaded() -> bool:
+    import sysconfig
+
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bridgeimport",
         description="bridgeimport: one file, one module object.", epilog=_EXIT_EPILOG)
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="command")
 
     demo = sub.add_parser("demo", help="walk through the examples, checking each claim",

@@ -178,8 +178,13 @@ def execute(program: Sequence[str]) -> Tuple[int, Optional[BaseException]]:
     uncaught exception or None): 0, the SystemExit code, or 1 after printing
     an uncaught exception through sys.excepthook, as the interpreter would.
     Raises CannotStart before any of the program's code ran;
-    KeyboardInterrupt propagates."""
-    code, main = prepare(program)
+    KeyboardInterrupt propagates. A program that does not compile gets its
+    SyntaxError printed without a traceback, as ``python script.py`` prints it."""
+    try:
+        code, main = prepare(program)
+    except SyntaxError as exc:
+        sys.excepthook(type(exc), exc.with_traceback(None), None)
+        return 1, exc
     try:
         if code is None:
             main()
