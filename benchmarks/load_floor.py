@@ -3,7 +3,7 @@
 
     .venv/bin/python benchmarks/load_floor.py
 
-Generates 1,000 small modules (DESIGN.md's basis), warms their pycs, then
+Generates 1,000 small modules (docs/design.md section 11), warms their pycs, then
 times each step of a load in isolation with timeit (best of 5): the import
 system's module lock, the finder's hit, a ModuleSpec, reading and
 unmarshalling the pyc (get_code), and executing the code. The sum of lock,
@@ -48,7 +48,8 @@ def main():
                    spec=spec, code=code, builtins=__builtins__)
         rows = [
             ("module lock (_get_module_lock + acquire + release)",
-             per_call("l = b._get_module_lock('floor_bench.m0001'); l.acquire(); l.release()", env)),
+             per_call("l = b._get_module_lock('floor_bench.m0001'); l.acquire(); l.release()",
+                      env)),
             ("finder hit (find_spec)", per_call("f('floor_bench.m0001', pkg.__path__)", env)),
             ("ModuleSpec() alone", per_call(
                 "m.ModuleSpec('x.y', None, origin='/a/b.py', is_package=False)", env)),

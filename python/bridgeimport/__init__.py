@@ -12,11 +12,11 @@ finder and loader that roll ``sys.modules`` back when a load fails.
     True
 """
 
-# The facade (docs/design.md, "The Python package"): the public names, each
-# defined in a layer below and imported on first use (PEP 562), and the one
-# place that activates (_activate: mounts what start-up declared).
+# The facade (docs/design.md section 10): the public names, each defined in a
+# layer below and imported on first use (PEP 562), and the one place that
+# activates (_activate: mounts what start-up declared).
 #
-# Start-up cost (DESIGN.md section 8): bridgeimport.pth imports this package on
+# Start-up cost (docs/design.md section 8): bridgeimport.pth imports this package on
 # every interpreter start, so importing it loads nothing: the extension, the
 # mount API and the registry are imported on first use of a name. Nothing
 # here may import typing, threading, re, importlib.abc, or even __future__ (a
@@ -111,11 +111,11 @@ if not TYPE_CHECKING:
         return sorted(set(globals()) | set(_LAZY))
 
 
-_activation_lock = _thread.RLock()
+_activation_lock = _thread.RLock()  # type: ignore[attr-defined]  # missing from mypy 1.0's typeshed
 _activated = False
 
 
-def _activate() -> object:
+def _activate() -> "Finder":
     """Loads the extension, registers the native types with importlib's ABCs
     and mounts what start-up declared, once; returns the native finder.
 
@@ -126,13 +126,13 @@ def _activate() -> object:
     then finds nothing left to mount."""
     global _activated
     with _activation_lock:
-        from . import _mounts, _startup
+        from . import _mounts, _native, _startup
 
         if not _activated:
             _mounts.register_abcs()
             _mounts.mount_declared(_startup.take_pending())
             _activated = True
-    return _mounts._native.finder
+    return _native.finder
 
 
 def _start() -> None:

@@ -1,6 +1,6 @@
 """Configuration: the names, the mount specification and the rules every layer shares.
 
-The bottom layer of the package (see docs/design.md section 10): it imports
+The bottom layer of the package (docs/design.md section 10): it imports
 only ``os`` and ``sys``, which site.py has already imported, because start-up
 reads it on every interpreter start. It holds each rule once:
 
@@ -27,7 +27,13 @@ DEFAULT_PATTERN = "*.py"
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing import at run time: start-up reads this module
-    from typing import Iterable, List, Optional, Tuple
+    from typing import Dict, Iterable, List, Optional, Tuple  # noqa: F401  (Dict: a type comment)
+
+    # Start-up's entry-point records and their cache file (_startup, _entrypoints).
+    EntryPoint = Tuple[str, str, str]               # (dist, name, value)
+    Stamps = Tuple[Tuple[str, int], ...]            # ((path, mtime_ns), ...)
+    # One cache slot: (site directories' stamps, entry_points.txt stamps, records).
+    CacheSlot = Tuple[Stamps, Stamps, Tuple[EntryPoint, ...]]
 
 
 class MountSpec:
@@ -156,7 +162,7 @@ def decode_export(value: str) -> "Tuple[str, List[MountSpec]]":
     return _unquote(fields[1]), specs
 
 
-_warned = {}  # type: dict
+_warned = {}  # type: Dict[str, object]
 
 
 def warn(message: str, origin: str = ENV_PATH) -> None:

@@ -1,5 +1,5 @@
 """Reload transactions: run the newest code as in a fresh interpreter, paying
-only for what changed (DESIGN.md section 6).
+only for what changed (docs/design.md section 6).
 
     with bi.transaction("app", mode="changed") as tx:
         import app.pipeline          # fresh code where something changed
@@ -37,9 +37,9 @@ import sys
 import threading
 import time
 import traceback
-from importlib import _bootstrap
-from types import ModuleType
-from typing import Dict, List, Optional, Set, Tuple
+from importlib import _bootstrap  # type: ignore[attr-defined]  # private: not in typeshed
+from types import ModuleType, TracebackType
+from typing import Callable, Dict, List, Literal, Optional, Set, Tuple, Type
 
 from . import _changes, _native
 
@@ -86,13 +86,13 @@ class _ImportOnAccess:
     It also keeps ``package.child.f()`` working in code that holds the package
     when the transaction's body never imported the child."""
 
-    def __init__(self, parent: ModuleType, previous) -> None:
+    def __init__(self, parent: ModuleType, previous: Optional[Callable[[str], object]]) -> None:
         self.parent = parent
         self.package = parent.__name__
         self.previous = previous  # the package's own __getattr__, if any
         self.children: Set[str] = set()
 
-    def __call__(self, attr: str):
+    def __call__(self, attr: str) -> object:
         if attr in self.children:
             child = importlib.import_module(f"{self.package}.{attr}")  # no lock held
             self.release(only_when_done=True)
@@ -113,7 +113,9 @@ class _ImportOnAccess:
                 if self.previous is None:
                     del self.parent.__getattr__
                 else:
-                    self.parent.__getattr__ = self.previous
+                    # The ignore (and below): typeshed declares ModuleType.__getattr__
+                    # a method; a module's own (PEP 562) is a namespace entry.
+                    self.parent.__getattr__ = self.previous  # type: ignore[assignment]
 
 
 class Transaction:
@@ -164,7 +166,7 @@ class Transaction:
         self._parent_attrs: List[Tuple[ModuleType, str, ModuleType]] = []
         # id(package) -> (its hook, the children this transaction added)
         self._hooks: Dict[int, Tuple["_ImportOnAccess", Set[str]]] = {}
-        self._records: dict = {}
+        self._records: Dict[str, Optional[Tuple[List[str], List[str]]]] = {}
         self._serial = 0
         self._begin_ns = 0
         self._started = 0.0
@@ -304,7 +306,7 @@ class Transaction:
         hook = vars(parent).get("__getattr__")
         if not isinstance(hook, _ImportOnAccess):
             hook = _ImportOnAccess(parent, hook)
-            parent.__getattr__ = hook
+            parent.__getattr__ = hook  # type: ignore[assignment]
         self._hooks.setdefault(id(parent), (hook, set()))
         return hook
 
@@ -494,7 +496,8 @@ class Transaction:
     def __enter__(self) -> "Transaction":
         return self.begin()
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> Literal[False]:
         if self.state != "active":
             return False  # ended explicitly inside the block
         if exc is None:
@@ -510,7 +513,7 @@ class Transaction:
         """The retired module objects by name (kept alive by this object)."""
         return dict(self._retired_modules)
 
-    def report(self) -> dict:
+    def report(self) -> Dict[str, object]:
         """The report as plain data (for logs and JSON)."""
         return {"packages": list(self.packages), "mode": self.mode, "state": self.state,
                 "retired": self.retired, "changed": self.changed, "kept": self.kept,

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 import bridgeimport as bi
-from bridgeimport import _doctor
 
 PAST_NS = (int(time.time()) - 3600) * 1_000_000_000
 
@@ -30,7 +29,7 @@ def findings(report, kind, file=None, module=None):
 
 
 def load_by_file(name: str, path: Path):
-    """The hand-written loader DESIGN.md warns about."""
+    """The hand-written loader docs/design.md section 1 warns about."""
     spec = importlib.util.spec_from_file_location(name, str(path))
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

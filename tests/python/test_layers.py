@@ -1,7 +1,7 @@
 """The Python package's layers: every import points downward, and none closes a cycle.
 
-LAYERS lists the package's modules bottom-up (docs/design.md, "The Python
-package" explains each layer). A module may import modules of its own layer
+LAYERS lists the package's modules bottom-up (docs/design.md section 10
+explains each layer). A module may import modules of its own layer
 or of the layers below it, at the top of the file or inside a function alike,
 and the imports within a layer must not form a cycle. A module missing from
 LAYERS fails the test: a new file has to be given its place.

@@ -1,4 +1,4 @@
-"""Run-time mounts reach child processes (DESIGN.md section 8).
+"""Run-time mounts reach child processes (docs/design.md section 8).
 
 bi.mount() exports the mount table in BRIDGEIMPORT_MOUNTS; a child started
 with spawn or forkserver inherits it and its bridgeimport.pth mounts the same

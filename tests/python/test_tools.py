@@ -1,4 +1,4 @@
-"""The tools a user already has, on bridge modules (DESIGN.md section 5).
+"""The tools a user already has, on bridge modules (docs/design.md section 5).
 
 inspect, tracebacks and linecache, importlib.resources, pkgutil, find_spec,
 pickle and copy, runpy and ``python -m``, tracing (settrace, setprofile,
@@ -395,7 +395,8 @@ def test_pickle_and_copy_of_bridge_objects(tree, pkgname):
     import copy
     import pickle
 
-    d = tree({"geo/__init__.py": "", "geo/deep/__init__.py": "", "geo/deep/shapes.py": PICKLE_SOURCE})
+    d = tree({"geo/__init__.py": "", "geo/deep/__init__.py": "",
+              "geo/deep/shapes.py": PICKLE_SOURCE})
     bi.mount(pkgname, d)
     mod = importlib.import_module(f"{pkgname}.geo.deep.shapes")
     p = mod.Point(3, -4)
@@ -460,7 +461,7 @@ def test_importlib_reload_keeps_identity_with_import_module(tree, pkgname):
     assert importlib.reload(mod) is mod
     assert mod.VALUE == 22
     assert importlib.import_module(name) is mod is sys.modules[name] is bi.load(name)
-    assert getattr(sys.modules[pkgname], "r") is mod
+    assert sys.modules[pkgname].r is mod
 
 
 # --- runpy and python -m ----------------------------------------------------------
@@ -473,7 +474,8 @@ REPORT = ("import sys\n"
 def test_runpy_run_module_in_process(tree, pkgname, monkeypatch):
     import runpy
 
-    d = tree({"tool.py": "import sys\nRESULT = (__name__, __file__, __spec__.name, list(sys.argv))\n",
+    d = tree({"tool.py": ("import sys\n"
+                          "RESULT = (__name__, __file__, __spec__.name, list(sys.argv))\n"),
               "app/__init__.py": "", "app/__main__.py": "RAN = __name__\n"})
     bi.mount(pkgname, d)
     monkeypatch.setattr(sys, "argv", ["prog", "arg"])
@@ -547,7 +549,8 @@ def test_pdb_cprofile_and_unittest_dash_m(tree, pkgname, pth_mounts):
               "test_it.py": "import unittest\n\n\nclass T(unittest.TestCase):\n"
                             "    def test_ok(self):\n        self.assertTrue(True)\n"})
     mounts = f"{pkgname}={d}"
-    r = run_with_mounts(["-m", "pdb", "-m", f"{pkgname}.tool"], mounts, input="next\np VALUE\nquit\n")
+    r = run_with_mounts(["-m", "pdb", "-m", f"{pkgname}.tool"], mounts,
+                        input="next\np VALUE\nquit\n")
     assert f"> {d / 'tool.py'}(1)<module>()" in r.stdout, r.stdout + r.stderr
     assert "-> VALUE = 41 + 1" in r.stdout and "\n(Pdb) 42\n" in r.stdout
     r = run_with_mounts(["-m", "cProfile", "-m", f"{pkgname}.tool"], mounts)

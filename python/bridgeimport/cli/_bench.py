@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bridgeimport against stock importlib, measured side by side.
 
-Every figure of DESIGN.md section 9 that this release implements is measured
+Every figure of docs/design.md section 9 that this release implements is measured
 here: both sides import the same generated files (same sources, same pycs)
 in fresh interpreter processes, alternating, several repetitions; the table
 shows medians and the ratio stock/bridgeimport (> 1 means bridgeimport is
@@ -30,7 +30,8 @@ import tempfile
 import textwrap
 import timeit
 from pathlib import Path
-from typing import Dict, List, Tuple
+from types import ModuleType
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 PAST = 1_000_000_000  # source mtimes in 2001: pycs are never racy
 
@@ -47,7 +48,7 @@ STDLIB_WORKLOAD = [
     "gettext", "locale", "codecs", "unicodedata", "filecmp", "fileinput", "netrc",
 ]
 
-# Module bodies. "small" is the basis of DESIGN.md section 11's figures (a
+# Module bodies. "small" is the basis of docs/design.md section 11's figures (a
 # constant and a function: executing it costs a few microseconds); "class"
 # adds a class, whose creation dominates a warm load for both sides.
 BODIES = {
@@ -123,8 +124,9 @@ def ours_snippet(pkg: Path, names: List[str], loop: str) -> str:
 
 
 def paired(stock_code: str, ours_code: str, reps: int, env: Dict[str, str],
-           before=None) -> Tuple[float, float]:
-    stock, ours = [], []
+           before: Optional[Callable[[], None]] = None) -> Tuple[float, float]:
+    stock: List[float] = []
+    ours: List[float] = []
     for _ in range(reps):
         for code, out in ((stock_code, stock), (ours_code, ours)):
             if before:
@@ -142,7 +144,8 @@ def miss_cost() -> Tuple[float, float]:
     bi.mount("bench_miss_pkg", tmp)
 
     class PyFinder:
-        def find_spec(self, fullname, path, target=None):
+        def find_spec(self, fullname: str, path: Optional[Sequence[str]],
+                      target: Optional[ModuleType] = None) -> None:
             return None
 
     calls = 200_000
@@ -180,14 +183,14 @@ def pth_cost(reps: int) -> List[Tuple[str, float, str, str]]:
                  f"t = time.thread_time(); exec({line.strip()!r}); "
                  "print(time.thread_time() - t)")
 
-    def wall(env):
+    def wall(env: Dict[str, str]) -> float:
         """CPU seconds of one `python -c pass`."""
         pid = os.posix_spawn(sys.executable, [sys.executable, "-c", "pass"], env)
         _, status, usage = os.wait4(pid, 0)
         assert status == 0, status
-        return usage.ru_utime + usage.ru_stime
+        return usage.ru_utime + usage.ru_stime  # type: ignore[no-any-return]  # typeshed: Any
 
-    def line_alone(env):
+    def line_alone(env: Dict[str, str]) -> float:
         r = subprocess.run([sys.executable, "-c", line_code],
                            env=dict(env, BRIDGEIMPORT_DISABLE="1"), capture_output=True, text=True)
         assert r.returncode == 0 and not r.stderr, r.stderr
@@ -197,7 +200,8 @@ def pth_cost(reps: int) -> List[Tuple[str, float, str, str]]:
     for env in configs.values():  # warm the page cache and the entry-point cache
         wall(env)
         line_alone(env)
-    times = {(k, how): [] for k in configs for how in ("wall", "line")}
+    times: Dict[Tuple[str, str], List[float]] = {
+        (k, how): [] for k in configs for how in ("wall", "line")}
     for _ in range(reps * 8):
         for k, env in configs.items():
             times[k, "wall"].append(wall(env))
@@ -207,7 +211,8 @@ def pth_cost(reps: int) -> List[Tuple[str, float, str, str]]:
     from bridgeimport._startup import StandInFinder
 
     calls = 200_000
-    fn = StandInFinder(["bench_nothing"], activate=None).find_spec
+    # No name is under bench_nothing: activate is never called.
+    fn = StandInFinder(["bench_nothing"], activate=None).find_spec  # type: ignore[arg-type]
     names = ["json.decoder"] * 1000
     miss_ns = min(timeit.repeat("for n in names: f(n, None)", globals={"f": fn, "names": names},
                                 number=calls // 1000, repeat=7)) / calls * 1e9
@@ -216,7 +221,8 @@ def pth_cost(reps: int) -> List[Tuple[str, float, str, str]]:
         "print(time.perf_counter() - t)", one_mount) for _ in range(reps))
     shutil.rmtree(tmp)
     rows = []
-    for k, label in (("nothing", "nothing configured"), ("mount", "one mount in BRIDGEIMPORT_PATH")):
+    for k, label in (("nothing", "nothing configured"),
+                     ("mount", "one mount in BRIDGEIMPORT_PATH")):
         rows.append((f".pth start-up, {label}: python -c pass (CPU)",
                      (med[k, "wall"] - med["disabled", "wall"]) * 1e3, "ms", "<= 1 ms"))
         rows.append((f".pth line alone (in-process CPU), {label}", med[k, "line"] * 1e3, "ms",
@@ -227,13 +233,13 @@ def pth_cost(reps: int) -> List[Tuple[str, float, str, str]]:
     return rows
 
 
-def main(argv=None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scales", default="100,1000",
                         help="module counts, comma separated (default 100,1000)")
     parser.add_argument("--reps", type=int, default=5, help="fresh-process repetitions per side")
     parser.add_argument("--body", choices=sorted(BODIES), default="small",
-                        help="generated module body (default: small, DESIGN.md's basis)")
+                        help="generated module body (default: small, docs/design.md section 11)")
     parser.add_argument("--json", help="also write the rows to this JSON file")
     parser.add_argument("--pth-only", action="store_true",
                         help="only the start-up (.pth) rows")
@@ -243,7 +249,8 @@ def main(argv=None) -> int:
     scales = [int(s) for s in args.scales.split(",") if s]
     rows = []
 
-    def row(figure, ours, stock, unit, ratio, target):
+    def row(figure: str, ours: float, stock: Optional[float], unit: str, ratio: Optional[float],
+            target: str) -> None:
         rows.append({"figure": figure, "bridgeimport": ours, "stock": stock, "unit": unit,
                      "ratio": ratio, "target": target})
         stock_text = f"{stock:>10.3f}" if stock is not None else f"{'-':>10}"
@@ -299,7 +306,7 @@ def main(argv=None) -> int:
                 row(f"bi.load() vs importlib.import_module(), {count} {shape}",
                     ours * 1e3, stock * 1e3, "ms", stock / ours, ">= 3x faster")
 
-                def wipe(pkg=pkg):
+                def wipe(pkg: Path = pkg) -> None:
                     for cache in pkg.rglob("__pycache__"):
                         shutil.rmtree(cache)
 
