@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
-import os
 import statistics
 import sys
 import tempfile

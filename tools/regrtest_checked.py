@@ -72,11 +72,14 @@ def check(expect_hook: bool, state: dict, children: list | None, when: str) -> l
         import bridgeimport
 
         if not isinstance(sys.meta_path[0], bridgeimport.Finder):
-            problems.append(f"{when}: sys.meta_path[0] is {state['first_finder']}, not bridgeimport.Finder")
+            problems.append(f"{when}: sys.meta_path[0] is {state['first_finder']}, "
+                            "not bridgeimport.Finder")
         if state["bridgeimport_finders"] != 1:
-            problems.append(f"{when}: {state['bridgeimport_finders']} bridgeimport finders on sys.meta_path")
+            problems.append(f"{when}: {state['bridgeimport_finders']} bridgeimport finders "
+                            "on sys.meta_path")
         if not state.get("probe_loader", "").startswith("bridgeimport"):
-            problems.append(f"{when}: the mounted probe module was loaded by {state.get('probe_loader')}")
+            problems.append(f"{when}: the mounted probe module was loaded by "
+                            f"{state.get('probe_loader')}")
     else:
         if state["bridgeimport_loaded"] or state["bridgeimport_finders"]:
             problems.append(f"{when}: bridgeimport is active in the baseline run")
@@ -120,7 +123,8 @@ def module_outcomes(regrtest) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--expect-hook", metavar="PKG.MOD", help="a module of a mounted bridge directory")
+    mode.add_argument("--expect-hook", metavar="PKG.MOD",
+                      help="a module of a mounted bridge directory")
     mode.add_argument("--expect-no-hook", action="store_true")
     parser.add_argument("--out", required=True, help="prefix of the .xml and .json results")
     parser.add_argument("tests", nargs="+")

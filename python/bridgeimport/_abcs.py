@@ -24,6 +24,13 @@ import sys
 
 from . import _native
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # nothing imported at run time
+    from importlib.abc import Loader
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+    from typing import Optional, Sequence
+
 # The ABC modules, and the ABCs of each that the native classes implement
 # (importlib.abc also re-exports Loader on 3.10+: registering twice is harmless).
 _ABCS = {
@@ -38,7 +45,7 @@ _ABCS = {
 }
 
 
-def register(module) -> None:
+def register(module: "ModuleType") -> None:
     """Registers the native classes with the ABCs `module` defines (one of
     the modules of _ABCS, run to the end)."""
     for abc_name, native_name in _ABCS[module.__name__].items():
@@ -55,18 +62,22 @@ def register_imported() -> None:
             register(module)
 
 
-def find_spec(name: str, path, target=None):
+def find_spec(name: str, path: "Optional[Sequence[str]]",
+              target: "Optional[ModuleType]" = None) -> "Optional[ModuleSpec]":
     """The native finder's answer for importlib.abc and importlib._abc: the
     spec of the first finder after it on sys.meta_path that has one, its
     loader wrapped so that the ABCs are registered with once the module ran."""
     spec = _spec_after_native_finder(name, path, target)
     loader = getattr(spec, "loader", None)
-    if loader is not None and hasattr(loader, "exec_module"):
-        spec.loader = _RegisteringLoader(loader)
+    if spec is not None and loader is not None and hasattr(loader, "exec_module"):
+        # The ignore: not an importlib.abc.Loader subclass (which would
+        # import importlib.abc, the module being imported), only its protocol.
+        spec.loader = _RegisteringLoader(loader)  # type: ignore[assignment]
     return spec
 
 
-def _spec_after_native_finder(name, path, target):
+def _spec_after_native_finder(name: str, path: "Optional[Sequence[str]]",
+                              target: "Optional[ModuleType]") -> "Optional[ModuleSpec]":
     """What importlib's _find_spec would get from the finders after the first
     native Finder on sys.meta_path (the ones before it have said no)."""
     finders = list(sys.meta_path)
@@ -77,7 +88,7 @@ def _spec_after_native_finder(name, path, target):
     for finder in finders:
         find = getattr(finder, "find_spec", None)
         if find is not None:
-            spec = find(name, path, target)
+            spec: Optional[ModuleSpec] = find(name, path, target)
             if spec is not None:
                 return spec
     return None
@@ -86,17 +97,17 @@ def _spec_after_native_finder(name, path, target):
 class _RegisteringLoader:
     """The real loader's stand-in between find_spec and exec_module."""
 
-    def __init__(self, loader):
+    def __init__(self, loader: "Loader") -> None:
         self._loader = loader
 
-    def create_module(self, spec):
+    def create_module(self, spec: "ModuleSpec") -> "Optional[ModuleType]":
         create = getattr(self._loader, "create_module", None)
         return None if create is None else create(spec)
 
-    def exec_module(self, module):
+    def exec_module(self, module: "ModuleType") -> None:
         # _init_module_attrs set these to this stand-in: put the real one back
         # before the module's code runs, then run it.
-        module.__spec__.loader = self._loader
+        module.__spec__.loader = self._loader  # type: ignore[union-attr]  # it has a spec
         module.__loader__ = self._loader
         self._loader.exec_module(module)
         register(module)

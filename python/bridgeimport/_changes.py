@@ -38,10 +38,11 @@ _MARGIN = 100_000_000
 # Threads (a transaction's, doctor's) may use it at once: each access is one
 # dict operation, and two threads stamping one module store equivalent
 # stamps (each from its own stat, each answer from its own): no lock needed.
-_stamps: "weakref.WeakKeyDictionary[ModuleType, Tuple[str, tuple]]" = weakref.WeakKeyDictionary()
+_stamps: "weakref.WeakKeyDictionary[ModuleType, Tuple[str, Tuple[int, int, int, int]]]" = \
+    weakref.WeakKeyDictionary()
 
 
-def _key(st: os.stat_result) -> tuple:
+def _key(st: os.stat_result) -> Tuple[int, int, int, int]:
     return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
 
 

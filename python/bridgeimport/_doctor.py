@@ -40,8 +40,8 @@ from __future__ import annotations
 
 import os
 import sys
-from types import ModuleType
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from types import FrameType, ModuleType
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 KINDS = ("duplicate", "name_mismatch", "half_executed", "changed_on_disk", "stale_pyc",
          "corrupt_pyc")
@@ -116,6 +116,10 @@ class Report:
 
 # -- helpers -----------------------------------------------------------------
 
+# doctor()'s filter: is this module (real path of its file, or None) to be checked?
+Relevant = Callable[[Optional[str], object], bool]
+
+
 def _attr(obj: object, name: str) -> Any:
     """getattr that survives lazy modules and odd objects in sys.modules."""
     try:
@@ -182,7 +186,7 @@ def _describe_key(key: str, module: object) -> str:
 # -- the checks ----------------------------------------------------------------
 
 def _check_duplicates(entries: List[Tuple[str, ModuleType, str]],
-                      relevant) -> List[Finding]:
+                      relevant: Relevant) -> List[Finding]:
     by_file: Dict[str, Dict[int, List[str]]] = {}
     objects: Dict[int, object] = {}  # identity -> the first module object seen
     shown: Dict[str, str] = {}
@@ -222,7 +226,7 @@ def _check_duplicates(entries: List[Tuple[str, ModuleType, str]],
     return findings
 
 
-def _check_names(items: List[Tuple[str, object]], relevant) -> List[Finding]:
+def _check_names(items: Sequence[Tuple[object, object]], relevant: Relevant) -> List[Finding]:
     findings = []
     for key, module in items:
         if key == "__main__" or not isinstance(key, str):
@@ -258,7 +262,7 @@ def _top_level_names(source: bytes, file: str) -> List[str]:
     except (SyntaxError, ValueError):
         return []
     bound: List[str] = []
-    deleted = set()
+    deleted: Set[str] = set()
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             bound.append(node.name)
@@ -273,9 +277,10 @@ def _top_level_names(source: bytes, file: str) -> List[str]:
     return [n for n in dict.fromkeys(bound) if n not in deleted]
 
 
-def _executing_namespaces() -> set:
+def _executing_namespaces() -> Set[int]:
     """ids of the globals of every module body running now, on any thread."""
     running = set()
+    frame: Optional[FrameType]
     for frame in list(sys._current_frames().values()) + [sys._getframe()]:
         while frame is not None:
             if frame.f_code.co_name == "<module>":
@@ -285,7 +290,7 @@ def _executing_namespaces() -> set:
 
 
 def _check_half_executed(entries: List[Tuple[str, ModuleType, str]],
-                         relevant: Any) -> List[Finding]:
+                         relevant: Relevant) -> List[Finding]:
     """Hand-loaded modules (file outside every sys.path directory, not a
     bridge module) whose source binds top-level names they lack."""
     path_dirs = [_real(p) + os.sep for p in sys.path if isinstance(p, str) and p]
@@ -396,7 +401,7 @@ def _check_pyc(module_name: str, source: str) -> Tuple[List[Finding], int]:
         return finding("corrupt_pyc", f"invalid flags {flags:#x}")
     if flags & 0b1:
         checked = bool(flags & 0b10)
-        if importlib.util.source_hash(source_bytes) != data[8:16]:
+        if importlib.util.source_hash(source_bytes) != data[8:16]:  # type: ignore[comparison-overlap]  # bytes, not int as mypy 1.0.1 says
             note = "" if checked else \
                 " and it is an unchecked hash pyc: Python runs it anyway"
             return finding("stale_pyc", f"source hash does not match the source{note}",

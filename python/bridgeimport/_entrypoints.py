@@ -38,11 +38,17 @@ import time
 
 from ._config import DEFAULT_PATTERN, GROUP, MountSpec, mtime_ns, reason, warn
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no typing import at run time (start-up's cold path)
+    from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+    from ._config import CacheSlot, EntryPoint, Stamps
+
 SLOTS = 8                   # site-directory lists remembered per environment
 RACY_NS = 2_000_000_000     # a directory changed this recently may change again unseen
 
 
-def group_lines(data):
+def group_lines(data: bytes) -> "List[Tuple[str, str]]":
     """(name, value) pairs of the bridgeimport.mounts section of an
     entry_points.txt (INI-like, read as importlib.metadata reads it)."""
     pairs = []
@@ -60,12 +66,12 @@ def group_lines(data):
     return pairs
 
 
-def scan(dirs):
+def scan(dirs: "Iterable[str]") -> "Tuple[Tuple[EntryPoint, ...], Stamps]":
     """(records, stamps): records (dist, name, value) of our group in the
     distributions under ``dirs``; stamps (file, mtime) of the
     entry_points.txt files that had any."""
-    records = []
-    stamps = []
+    records: List[EntryPoint] = []
+    stamps: List[Tuple[str, int]] = []
     seen = set()
     marker = ("[" + GROUP + "]").encode()
     for d in dirs:
@@ -100,7 +106,8 @@ def scan(dirs):
     return tuple(records), tuple(stamps)
 
 
-def scan_and_cache(dirs, key, path, slots, fmt):
+def scan_and_cache(dirs: "Iterable[str]", key: "Stamps", path: "Optional[str]",
+                   slots: "Sequence[CacheSlot]", fmt: int) -> "List[EntryPoint]":
     """Scans ``dirs`` and stores the answer under ``key`` in the cache file
     ``path`` of format ``fmt`` (keeping up to SLOTS-1 other ``slots``).
     Returns the records."""
@@ -125,7 +132,7 @@ def scan_and_cache(dirs, key, path, slots, fmt):
     return list(records)
 
 
-def directories(value):
+def directories(value: str) -> "List[str]":
     """The directories an entry-point value names (see the module docstring)."""
     import importlib
     import importlib.util
@@ -148,13 +155,13 @@ def directories(value):
     return [os.path.join(base, os.fsdecode(os.fspath(p))) for p in items]
 
 
-def resolve(entries, eps):
+def resolve(entries: "Sequence[MountSpec]", eps: "Iterable[EntryPoint]") -> "List[MountSpec]":
     """MountSpecs to mount, in order: ``entries`` (BRIDGEIMPORT_PATH's or the
     export's), then those of the entry points ``eps`` ((dist, name, value)),
     merged per package."""
     out = list(entries)
     taken = {e.package for e in entries}
-    merged = {}
+    merged: Dict[str, MountSpec] = {}
     for dist, name, value in eps:
         package, _, pattern = name.partition("#")
         package = package.strip()

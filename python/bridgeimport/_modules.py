@@ -52,10 +52,11 @@ def reload(module: "Union[ModuleType, str]") -> "ModuleType":
 
     if isinstance(module, str):
         name = module
-        module = sys.modules.get(name)
-        if module is None:
+        found = sys.modules.get(name)
+        if found is None:
             raise _native.BridgeNotFoundError(
                 f"bridgeimport: {name!r} is not loaded; load() it first", name=name)
+        module = found
     spec = getattr(module, "__spec__", None)
     if not isinstance(getattr(spec, "loader", None), _native.Loader):
         raise TypeError(f"bridgeimport.reload() takes a bridge module, not {module!r}")

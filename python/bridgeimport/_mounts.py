@@ -32,9 +32,11 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Dict, Iterable, List, Optional, Tuple, Union
 
+    from ._pathhook import PlaceholderFinder
+
     PathLike = Union[str, "os.PathLike[str]"]
 
-_lock = _thread.RLock()
+_lock = _thread.RLock()  # type: ignore[attr-defined]  # missing from mypy 1.0's typeshed
 _mounts = {}  # type: Dict[str, Mount]
 
 
@@ -204,8 +206,10 @@ def install() -> None:
         if copies != 1 or meta_path[0] is not finder:
             meta_path[:] = [finder] + [f for f in meta_path
                                        if f is not finder and not is_stand_in(f)]
-        if path_hook not in sys.path_hooks:
-            sys.path_hooks.insert(0, path_hook)
+        # The ignores: typeshed's sys.path_hooks wants importlib.abc.PathEntryFinder
+        # subclasses; PlaceholderFinder has the protocol, not the import cost.
+        if path_hook not in sys.path_hooks:  # type: ignore[comparison-overlap]
+            sys.path_hooks.insert(0, path_hook)  # type: ignore[arg-type]
         register_abcs()
 
 
@@ -216,11 +220,12 @@ def uninstall() -> None:
         finder = _native.finder
         sys.meta_path[:] = [f for f in sys.meta_path
                             if f is not finder and not is_stand_in(f)]
-        sys.path_hooks[:] = [h for h in sys.path_hooks if h is not path_hook]
+        sys.path_hooks[:] = [h for h in sys.path_hooks
+                             if h is not path_hook]  # type: ignore[comparison-overlap]  # as above
         _forget_placeholders()
 
 
-def path_hook(entry: object):
+def path_hook(entry: object) -> "PlaceholderFinder":
     """sys.path_hooks entry: claims only ``bridgeimport://`` placeholders (the
     ``__path__`` of a mount package that exists nowhere else), answered by a
     _pathhook.PlaceholderFinder."""

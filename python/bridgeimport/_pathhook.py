@@ -10,11 +10,13 @@ is ``_mounts.path_hook``, which imports this module on its first placeholder
 (the first bridge import needs neither; issue 11).
 """
 
+from . import _native
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs milliseconds on the first bridge import
-    from typing import Iterator, Tuple
-
-from . import _native
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+    from typing import Iterator, Optional, Tuple
 
 SCHEME: str = _native.PLACEHOLDER_SCHEME
 
@@ -28,7 +30,8 @@ class PlaceholderFinder:
     def __repr__(self) -> str:
         return f"<bridgeimport.PlaceholderFinder {SCHEME}{self.package}>"
 
-    def find_spec(self, fullname: str, target: object = None):
+    def find_spec(self, fullname: str,
+                  target: "Optional[ModuleType]" = None) -> "Optional[ModuleSpec]":
         if fullname.rpartition(".")[0] != self.package:
             return None
         if _native.finder.resolve(fullname)["kind"] not in ("module", "package"):

@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 import warnings
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 from . import _mounts, _native
@@ -57,7 +57,7 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 def _caller_stacklevel() -> int:
     """The warnings stacklevel of the first frame outside this package, so a
     warning points at the user's line whichever method led to it."""
-    frame = sys._getframe(1)
+    frame: Optional[FrameType] = sys._getframe(1)
     level = 1
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR + os.sep):
         frame = frame.f_back
@@ -250,12 +250,12 @@ class Registry:
         with self._lock:
             self._index = self._scan()
 
-    def stats(self) -> Dict[str, dict]:
+    def stats(self) -> Dict[str, Dict[str, object]]:
         """Per key: module name, file, whether it is loaded, ``gets`` (calls to
         get), ``load_seconds`` (the first get that loaded it), and the
         loader's ``executions``/``failures``/``total_seconds``/
         ``last_seconds`` for that module however it was imported."""
-        out: Dict[str, dict] = {}
+        out: Dict[str, Dict[str, object]] = {}
         with self._lock:
             for key, (module_name, file) in sorted(self._entries().items()):
                 executed = _native.execution_stats(module_name) or {

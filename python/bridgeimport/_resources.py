@@ -31,10 +31,13 @@ import os
 import pathlib
 from typing import Iterator, List, Optional, Sequence
 
+# The type: ignores: mypy 1.0's typeshed has no importlib.readers (3.10+), so
+# its names are Any here.
 try:  # 3.10+
-    from importlib.readers import FileReader, MultiplexedPath, NamespaceReader
+    from importlib.readers import (  # type: ignore[import]
+        FileReader, MultiplexedPath, NamespaceReader)
 except ImportError:  # 3.9
-    FileReader = MultiplexedPath = NamespaceReader = None  # type: ignore[assignment,misc]
+    FileReader = MultiplexedPath = NamespaceReader = None
 
 
 def reader(loader: object, fullname: str, is_package: bool,
@@ -44,7 +47,7 @@ def reader(loader: object, fullname: str, is_package: bool,
     path = getattr(loader, "path", None)
     if path is not None:
         if FileReader is not None:
-            return FileReader(loader)
+            return FileReader(loader)  # type: ignore[no-any-return]
         return LegacyReader([os.path.dirname(path)]) if is_package else None
     existing = [d for d in directories if os.path.isdir(d)]
     if not existing:
@@ -60,7 +63,7 @@ def reader(loader: object, fullname: str, is_package: bool,
 
 if NamespaceReader is not None:
 
-    class MountReader(NamespaceReader):  # type: ignore[misc,valid-type]
+    class MountReader(NamespaceReader):  # type: ignore[misc]
         """A namespace-package reader over a mount's directories (which the
         placeholder ``__path__`` does not name)."""
 

@@ -28,13 +28,23 @@ import sys
 from ._config import (ENV_DISABLE, ENV_EXPORT, ENV_PATH, check_spec,
                       decode_export, is_package_name, mtime_ns, parse_path, warn)
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no typing import at run time: every interpreter start runs this module
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+    from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+
+    from ._config import CacheSlot, EntryPoint, MountSpec
+    from ._native import Finder
+
 # site.py may process one site-packages directory twice (Debian venvs with
 # system site packages do): act once.
 _ran = False
-_pending = None   # ([MountSpec], [(dist, name, value)]) declared, not mounted yet
+# ([MountSpec], [(dist, name, value)]) declared, not mounted yet
+_pending = None  # type: Optional[Tuple[List[MountSpec], List[EntryPoint]]]
 
 
-def _site_dirs():
+def _site_dirs() -> "List[str]":
     """Absolute directories distributions may be installed in: sys.path, plus
     the site directories site.py has yet to add (a venv's .pth runs before the
     system and user site directories are on sys.path)."""
@@ -54,7 +64,7 @@ def _site_dirs():
     return out
 
 
-def cache_path():
+def cache_path() -> "Optional[str]":
     """This environment's entry-point cache file, or None without a home."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     if not os.path.isabs(base):
@@ -69,7 +79,7 @@ def cache_path():
 CACHE_FORMAT = 2
 
 
-def entry_points():
+def entry_points() -> "List[EntryPoint]":
     """[(dist, name, value)] of group bridgeimport.mounts. The cache file holds
     the answer for up to 8 site-directory lists, each valid while those
     directories' mtimes (a distribution installed or removed changes them) and
@@ -78,7 +88,7 @@ def entry_points():
     dirs = _site_dirs()
     key = tuple((d, mtime_ns(d)) for d in dirs)
     path = cache_path()
-    slots = ()
+    slots: Tuple[CacheSlot, ...] = ()
     if path is not None:
         try:
             with open(path, "rb") as f:
@@ -111,14 +121,15 @@ class StandInFinder:
 
     _bridgeimport_stand_in = True  # _config.STAND_IN_MARK: what _config.is_stand_in looks for
 
-    def __init__(self, tops, activate):
+    def __init__(self, tops: "Iterable[str]", activate: "Callable[[], Finder]") -> None:
         self.tops = frozenset(tops)
         self._activate = activate
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<bridgeimport.StandInFinder for {sorted(self.tops)}>"
 
-    def find_spec(self, name, path=None, target=None):
+    def find_spec(self, name: str, path: "Optional[Sequence[str]]" = None,
+                  target: "Optional[ModuleType]" = None) -> "Optional[ModuleSpec]":
         if name.partition(".")[0] not in self.tops:
             return None
         try:
@@ -131,11 +142,11 @@ class StandInFinder:
             return finder.find_spec(name, path, target)
         return None  # activation still running on this very thread
 
-    def invalidate_caches(self):
+    def invalidate_caches(self) -> None:
         pass
 
 
-def _declared():
+def _declared() -> "Tuple[List[MountSpec], List[EntryPoint]]":
     """([MountSpec], [(dist, name, value)]) that start-up configuration
     declares, checked as far as possible without the extension; warnings
     issued."""
@@ -154,9 +165,9 @@ def _declared():
         warn(message)
     good = []
     for spec in specs:
-        message = check_spec(spec)
-        if message:
-            warn(message)
+        problem = check_spec(spec)
+        if problem:
+            warn(problem)
         else:
             good.append(spec)
     eps = []
@@ -169,7 +180,7 @@ def _declared():
     return good, eps
 
 
-def run(activate):
+def run(activate: "Callable[[], Finder]") -> None:
     """Start-up entry point (``bridgeimport._start``, which passes the
     facade's ``_activate``). Once per process; never raises. A call while
     BRIDGEIMPORT_DISABLE is set does nothing and does not count: the .pth line
@@ -191,7 +202,7 @@ def run(activate):
         warn(f"start-up registration failed: {exc!r}", "start-up")
 
 
-def take_pending():
+def take_pending() -> "List[MountSpec]":
     """The mounts start-up declared and nobody has mounted yet, as
     [MountSpec] (entry points resolved, which imports the modules their
     values name), once: later calls return []. The stand-in finder stays on

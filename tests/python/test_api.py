@@ -41,8 +41,9 @@ def test_remount_same_is_idempotent_different_needs_replace(tree, pkgname):
     assert m3.directories == (str(d2), str(d1))
 
 
-@pytest.mark.parametrize("package, exc", [("", ValueError), ("a..b", ValueError), ("1a", ValueError),
-                                          ("a/b", ValueError), ("a-b", ValueError), (None, TypeError)])
+@pytest.mark.parametrize("package, exc", [("", ValueError), ("a..b", ValueError),
+                                          ("1a", ValueError), ("a/b", ValueError),
+                                          ("a-b", ValueError), (None, TypeError)])
 def test_bad_package_names(tree, package, exc):
     with pytest.raises(exc):
         bi.mount(package, tree({"a.py": ""}))

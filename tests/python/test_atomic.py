@@ -12,7 +12,8 @@ import bridgeimport as bi
 FILES = {
     "sibling.py": "VALUE = 'sibling'\n",
     "helper.py": "from . import sibling\n",
-    "fails.py": "from . import helper\nfrom . import sibling\nraise RuntimeError('fails halfway')\n",
+    "fails.py": ("from . import helper\nfrom . import sibling\n"
+                 "raise RuntimeError('fails halfway')\n"),
     "preloaded.py": "",
     "uses_preloaded.py": "from . import preloaded\nraise RuntimeError('late')\n",
 }

@@ -18,7 +18,6 @@ import builtins
 import importlib
 import importlib.util
 import os
-import stat
 import subprocess
 import sys
 import tempfile
@@ -610,8 +609,10 @@ def test_undecodable_source_fails_exactly_as_cpython(tmp_path, pkgname, kind):
 
 SELF_EDITS = {
     "deletes_itself": "import sys\ndel sys.modules[__name__]\n",
-    "deletes_itself_then_raises": "import sys\ndel sys.modules[__name__]\nraise RuntimeError('x')\n",
-    "replaces_itself": "import sys, types\nsys.modules[__name__] = types.SimpleNamespace(TAG='swap')\n",
+    "deletes_itself_then_raises":
+        "import sys\ndel sys.modules[__name__]\nraise RuntimeError('x')\n",
+    "replaces_itself":
+        "import sys, types\nsys.modules[__name__] = types.SimpleNamespace(TAG='swap')\n",
     "replaces_itself_then_raises":
         "import sys, types\nsys.modules[__name__] = types.SimpleNamespace(TAG='swap')\n"
         "raise RuntimeError('x')\n",

@@ -176,7 +176,7 @@ def test_pycache_prefix_is_honoured(tree, pkgname, monkeypatch, tmp_path):
 def test_optimization_level_names_the_file(tmp_path):
     d = tmp_path / "b"
     d.mkdir()
-    src = old_source(d / "m.py", "assert False\nX = 1\n")
+    old_source(d / "m.py", "assert False\nX = 1\n")
     code = (f"import sys, bridgeimport as bi; sys.dont_write_bytecode = False; "
             f"bi.mount('op', {str(d)!r}); m = bi.load('op.m'); print(m.X, m.__spec__.cached)")
     r = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True,
@@ -200,7 +200,8 @@ def damaged(kind: str, src: Path) -> bytes:
         "wrong_magic": b"\x00\x00\r\n" + header[4:] + body,
         "bad_flags": header[:4] + (8).to_bytes(4, "little") + header[8:] + body,
         "wrong_size": header[:12] + (st.st_size + 1).to_bytes(4, "little") + body,
-        "wrong_mtime": header[:8] + (int(st.st_mtime) - 5).to_bytes(4, "little") + header[12:] + body,
+        "wrong_mtime": (header[:8] + (int(st.st_mtime) - 5).to_bytes(4, "little") + header[12:]
+                        + body),
         "garbage_body": header + b"\xff\x00garbage",
         "truncated_body": header + body[: len(body) // 2],
         "not_code": header + marshal.dumps(42),
@@ -226,7 +227,7 @@ def test_damaged_pyc_is_ignored_and_replaced(tree, pkgname, kind):
 
 def test_unwritable_cache_is_skipped(tree, pkgname):
     d = tree({})
-    src = old_source(d / "m.py", "X = 1\n")
+    old_source(d / "m.py", "X = 1\n")
     # A file where __pycache__ should be: no user, root included, can write there.
     (d / "__pycache__").write_text("not a directory")
     bi.mount(pkgname, d)

@@ -5,7 +5,6 @@ program's own status through). Doctor's checks are in test_doctor.py."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap

@@ -6,8 +6,6 @@ import importlib
 import sys
 import threading
 
-import pytest
-
 import bridgeimport as bi
 
 from conftest import counted, run_on_threads
@@ -52,7 +50,8 @@ def test_every_import_style_executes_each_module_once(tree, pkgname, executions)
 
 
 def test_plain_import_and_load_share_module_locks(tree, pkgname, executions):
-    bi.mount(pkgname, tree({"slow.py": counted("slow", "import time\ntime.sleep(0.2)\nDONE = True\n")}))
+    bi.mount(pkgname,
+             tree({"slow.py": counted("slow", "import time\ntime.sleep(0.2)\nDONE = True\n")}))
 
     def style(i):
         module = bi.load(f"{pkgname}.slow") if i % 2 else importlib.import_module(f"{pkgname}.slow")
@@ -89,7 +88,8 @@ def cross_import_outcome(import_a, import_b):
 
 def test_two_threads_importing_each_other_behave_as_cpython(tree, pkgname, tmp_path):
     body = ("import time\n{me}_START = 1\ntime.sleep(0.3)\nfrom {p} import {other}\n"
-            "SAW = sorted(k for k in vars({other}) if k.endswith(('_START', '_END')))\n{me}_END = 1\n")
+            "SAW = sorted(k for k in vars({other}) if k.endswith(('_START', '_END')))\n"
+            "{me}_END = 1\n")
     files = {"mod_a.py": body.replace("{me}", "A").replace("{other}", "mod_b"),
              "mod_b.py": body.replace("{me}", "B").replace("{other}", "mod_a")}
     stock_pkg = f"{pkgname}_stock"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import importlib
-import sys
 
 import pytest
 
@@ -116,7 +115,8 @@ def test_user_replacing_import_during_exec_is_respected(tree, pkgname):
 
 def test_reload_api(tree, pkgname):
     d = tree({"r.py": "V = 1\n", "p/__init__.py": "from . import child\nV = 1\n",
-              "p/child.py": "import builtins\nbuiltins.__dict__.setdefault('_bt_child', []).append(1)\n"})
+              "p/child.py": ("import builtins\n"
+                             "builtins.__dict__.setdefault('_bt_child', []).append(1)\n")})
     bi.mount(pkgname, d)
     r = bi.load(f"{pkgname}.r")
     (d / "r.py").write_text("V = 2\n")

@@ -76,7 +76,8 @@ def plugin_venv(tmp_path_factory, wheel):
         # from the module's directory
         "tplug2.sub#*_bridge.py": "tplug_pkg:BRIDGE_DIRS",
     }, {
-        "tplug_bridges/__init__.py": "raise AssertionError('a package-form mount is not executed')\n",
+        "tplug_bridges/__init__.py":
+            "raise AssertionError('a package-form mount is not executed')\n",
         "tplug_bridges/hello.py": "def greet():\n    return 'hello from a plugin'\n",
         "tplug_pkg/__init__.py": "BRIDGE_DIRS = ['more']\n",
         "tplug_pkg/more/clock_bridge.py": "TICK = 'tock'\n",
@@ -96,7 +97,8 @@ def test_plugin_bridges_import_in_a_new_interpreter(plugin_venv):
             "print(tplug.hello.__file__)\n"
             "print(c.__file__)\n"
             "print('tplug_bridges' in sys.modules)\n"
-            "try:\n    import tplug2.sub.helper\nexcept ModuleNotFoundError:\n    print('excluded')\n")
+            "try:\n    import tplug2.sub.helper\n"
+            "except ModuleNotFoundError:\n    print('excluded')\n")
     r = run_python(python, code)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == [

@@ -354,7 +354,7 @@ def test_interpreter_exit_with_imports_in_flight_is_quiet(tmp_path):
         if i % 10 == 9:
             body += "raise RuntimeError('fails on purpose')\n"
         if i % 10 == 5:
-            files[f"m{i}/__init__.py"] = body + f"from . import inner\n"
+            files[f"m{i}/__init__.py"] = body + "from . import inner\n"
             files[f"m{i}/inner.py"] = "import time\ntime.sleep(0.002)\n"
         else:
             files[f"m{i}.py"] = body

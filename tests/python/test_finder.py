@@ -76,7 +76,7 @@ def test_module_attributes_match_cpython_source_modules(tree, pkgname, tmp_path)
     assert getattr(ours, "__cached__", ours.__spec__.cached) == ours.__spec__.cached
     assert type(ours.__builtins__) is type(stock.__builtins__)
     assert not hasattr(ours, "__path__")
-    assert getattr(sys.modules[pkgname], "m") is ours
+    assert sys.modules[pkgname].m is ours
 
 
 def test_package_attributes(tree, pkgname):

@@ -71,7 +71,8 @@ def cpython_reload_race(exc, name):
 # left behind instead of importing again (importlib.import_module does look
 # again); binding it (`import a.b as m`, `from a import b`) then fails with
 # "cannot import name". Seen from _find_and_load calling itself once fixed.
-STALE_AFTER_FAILED_IMPORT = "_find_and_load" not in importlib._bootstrap._find_and_load.__code__.co_names
+STALE_AFTER_FAILED_IMPORT = ("_find_and_load"
+                             not in importlib._bootstrap._find_and_load.__code__.co_names)
 
 
 def failed_like_the_module(exc, style, name, message):
@@ -140,7 +141,7 @@ def test_exactly_once_storm(tree, pkgname, log, threads):
             assert module is sys.modules[names[i % len(names)]], (r, i)
         assert sorted(n for n in log if n in names) == sorted(names), (r, log)
         assert [executions(n) for n in names] == [1, 1, 1, 1], r
-        assert getattr(sys.modules[f"{pkgname}.r{r}_p"], "leaf") is sys.modules[names[3]]
+        assert sys.modules[f"{pkgname}.r{r}_p"].leaf is sys.modules[names[3]]
 
 
 @pytest.mark.parametrize("threads", SIZES)
@@ -201,7 +202,8 @@ def test_atomic_rollback_storm(tree, pkgname, log, threads):
         before = set(sys.modules)
         _, errors = storm(threads, lambda i: import_by(i % 3, bad))
         assert len(errors) == threads
-        wrong = [(i, e) for i, e in errors if not failed_like_the_module(e, i % 3, bad, f"bad r{r}")]
+        wrong = [(i, e) for i, e in errors
+                 if not failed_like_the_module(e, i % 3, bad, f"bad r{r}")]
         assert wrong == [], wrong
         assert set(sys.modules) == before, set(sys.modules) ^ before
         assert not hasattr(pkg, f"r{r}_helper") and not hasattr(pkg, f"r{r}_bad")
@@ -264,7 +266,7 @@ def test_reload_storm(tree, pkgname, threads):
     mod = bi.load(name)
     trace = builtins.__dict__["_ft_trace"]
     try:
-        for r in range(ROUNDS):
+        for _round in range(ROUNDS):
             trace.clear()
 
             def one(i):
@@ -310,7 +312,7 @@ def test_failing_reload_storm(tree, pkgname, threads):
     for r in range(ROUNDS):
         before = dict(vars(mod))
         results, errors = storm(threads, lambda i: (bi.reload, importlib.reload)[i % 2](mod))
-        for i, exc in errors:
+        for _i, exc in errors:
             if type(exc) is ValueError:
                 assert str(exc) == "bad reload" and any(
                     "namespace restored" in n for n in exc.__notes__), exc

@@ -100,7 +100,8 @@ def test_bi_load_of_a_pending_lazy_name_settles_it_as_a_plain_import_does(tree, 
 def test_reification_from_many_threads_executes_the_module_once(
         tree, pkgname, executions, round_):
     p = pkgname
-    bi.mount(p, tree({"shared.py": counted("shared", "import time\ntime.sleep(0.1)\nDONE = True\n")}))
+    bi.mount(p, tree({"shared.py": counted("shared",
+                                           "import time\ntime.sleep(0.1)\nDONE = True\n")}))
     # Several namespaces, each with its own proxy for the same module, plus
     # threads going through bi.load and import_module at the same instant.
     drivers = [module_level(f"lazy from {p} import shared\ndef get():\n    return shared\n",

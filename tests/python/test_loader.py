@@ -31,7 +31,7 @@ def test_load_first_then_plain_import(tree, pkgname):
     loaded = bi.load(f"{pkgname}.m")
     assert importlib.import_module(f"{pkgname}.m") is loaded
     assert sys.modules[f"{pkgname}.m"] is loaded
-    assert getattr(sys.modules[pkgname], "m") is loaded
+    assert sys.modules[pkgname].m is loaded
 
 
 def test_thread_local_state_is_shared_across_import_styles(tree, pkgname):

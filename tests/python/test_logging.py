@@ -44,7 +44,8 @@ def test_find_hit_load_reload_and_rollback_are_logged(tree, pkgname, caplog):
     with pytest.raises(RuntimeError):
         importlib.import_module(f"{pkgname}.bad")
     (rollback,) = [m for m in lines(caplog) if m.startswith("rollback")]
-    assert rollback.startswith(f"rollback {pkgname}.bad: ") and "rolled back sys.modules" in rollback
+    assert (rollback.startswith(f"rollback {pkgname}.bad: ")
+            and "rolled back sys.modules" in rollback)
 
     caplog.clear()
     (root / "ok.py").write_text("X = 2\nraise ValueError\n")

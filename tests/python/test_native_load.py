@@ -41,7 +41,8 @@ def test_native_load_raises_the_import_audit_event(tree, pkgname):
 
 def test_importtime_still_lists_loads(tree, pkgname):
     d = tree({"timed.py": ""})
-    code = f"import bridgeimport as bi\nbi.mount({pkgname!r}, {str(d)!r})\nbi.load({pkgname + '.timed'!r})"
+    code = (f"import bridgeimport as bi\nbi.mount({pkgname!r}, {str(d)!r})\n"
+            f"bi.load({pkgname + '.timed'!r})")
     r = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 0, r.stderr
@@ -49,8 +50,9 @@ def test_importtime_still_lists_loads(tree, pkgname):
 
 
 def test_a_module_that_replaces_itself_is_replaced(tree, pkgname):
-    bi.mount(pkgname, tree({"swap.py": "import sys, types\n"
-                                       "sys.modules[__name__] = types.SimpleNamespace(SWAPPED=True)\n"}))
+    bi.mount(pkgname, tree({"swap.py": (
+        "import sys, types\n"
+        "sys.modules[__name__] = types.SimpleNamespace(SWAPPED=True)\n")}))
     assert bi.load(f"{pkgname}.swap").SWAPPED is True
     assert sys.modules[f"{pkgname}.swap"].SWAPPED is True
 

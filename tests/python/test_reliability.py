@@ -104,9 +104,10 @@ def test_import_wrapped_by_a_bridge_never_recurses(tree, pkgname):
 
 
 def test_patch_undone_after_a_bridge_leaves_imports_working_to_the_end(tree):
-    d = tree({"patcher.py": "import builtins\nfrom unittest import mock\n"
-                            "patch = mock.patch('builtins.__import__', side_effect=builtins.__import__)\n"
-                            "patch.start()\n"})
+    d = tree({"patcher.py": (
+        "import builtins\nfrom unittest import mock\n"
+        "patch = mock.patch('builtins.__import__', side_effect=builtins.__import__)\n"
+        "patch.start()\n")})
     r = run_child(f"""
         import atexit
         def late():

@@ -206,7 +206,8 @@ def test_start_file_names_the_same_callable(fresh_venv, tmp_path):
     (d / "m.py").write_text("X = 'started'\n")
     code = ("import os, sys, pkgutil; del os.environ['BRIDGEIMPORT_DISABLE']\n"
             f"f = pkgutil.resolve_name({lines[0]!r}); f(); f()\n"
-            "import st_env.m; print(st_env.m.X, sum(type(x).__name__ == 'Finder' for x in sys.meta_path))")
+            "import st_env.m; "
+            "print(st_env.m.X, sum(type(x).__name__ == 'Finder' for x in sys.meta_path))")
     r = run_python(fresh_venv, code, BRIDGEIMPORT_PATH=f"st_env={d}", BRIDGEIMPORT_DISABLE="1")
     assert (r.returncode, r.stdout.strip(), r.stderr) == (0, "started 1", "")
 

@@ -15,9 +15,10 @@ import bridgeimport as bi
 
 
 def test_lazy_loader_defers_and_executes_a_bridge_once(tree, pkgname):
-    bi.mount(pkgname, tree({"lazy.py": "import builtins\n"
-                                       "builtins._bi_lazy_runs = getattr(builtins, '_bi_lazy_runs', 0) + 1\n"
-                                       "VALUE = 42\n"}))
+    bi.mount(pkgname, tree({"lazy.py": (
+        "import builtins\n"
+        "builtins._bi_lazy_runs = getattr(builtins, '_bi_lazy_runs', 0) + 1\n"
+        "VALUE = 42\n")}))
     import builtins
 
     builtins._bi_lazy_runs = 0

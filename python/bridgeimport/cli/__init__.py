@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import List, Optional, Sequence
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -237,13 +237,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command in _TAKES_VALUE:
         args.program = program
     try:
-        return args.func(args)
+        return args.func(args)  # type: ignore[no-any-return]  # a _cmd_* function: int
     except _UsageError as exc:
         print(f"bridgeimport {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
 
-def _split(argv: List[str], takes_value) -> tuple:
+def _split(argv: List[str], takes_value: Iterable[str]) -> Tuple[List[str], List[str]]:
     from . import _run
 
     return _run.split_argv(argv, takes_value)

@@ -40,14 +40,17 @@ def _examples_dir(explicit: Optional[str]) -> Path:
     for c in candidates:
         if (c / "plugins").is_dir():
             return c
-    raise SystemExit(f"bridgeimport demo: no examples found (looked in {', '.join(map(str, candidates))})")
+    raise SystemExit("bridgeimport demo: no examples found "
+                     f"(looked in {', '.join(map(str, candidates))})")
 
 
 def _identity(tree: Path) -> None:
     _say("1. One file, one module object")
     bi.mount("demo_plugins", tree / "plugins")
     _say(f"   bi.mount('demo_plugins', '{tree / 'plugins'}')")
-    import demo_plugins.csv_reader as plain  # noqa: E402  (served by the native finder)
+    # The demo's packages exist only once mounted: mypy finds none of them
+    # (the type: ignore[import] comments below).
+    import demo_plugins.csv_reader as plain  # type: ignore[import]  # served by the native finder
 
     loaded = bi.load("demo_plugins.csv_reader")
     via_importlib = importlib.import_module("demo_plugins.csv_reader")
@@ -62,8 +65,9 @@ def _identity(tree: Path) -> None:
 
     path = tree / "plugins" / "shapes.py"
     spec = importlib.util.spec_from_file_location("shapes_by_hand", path)
-    by_hand = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(by_hand)
+    # The ignores: a .py file always gets a spec with a loader.
+    by_hand = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(by_hand)  # type: ignore[union-attr]
     _say("   the same file loaded by hand (spec_from_file_location + exec_module):")
     _check("...is a second module object", by_hand is not sys.modules["demo_plugins.shapes"])
     _check("...whose class fails isinstance() (the bug bridgeimport removes)",
@@ -74,12 +78,13 @@ def _failing_module() -> None:
     _say("\n2. A bridge that fails while loading is rolled back")
     before = set(sys.modules)
     try:
-        import demo_plugins.broken  # noqa: F401
+        import demo_plugins.broken  # type: ignore[import]  # noqa: F401
     except RuntimeError as exc:
         _say(f"   import demo_plugins.broken -> RuntimeError: {exc}")
         for note in getattr(exc, "__notes__", []):
             _say(f"   note: {note}")
-    _check("'demo_plugins.broken' is not left in sys.modules", "demo_plugins.broken" not in sys.modules)
+    _check("'demo_plugins.broken' is not left in sys.modules",
+           "demo_plugins.broken" not in sys.modules)
     _check("nothing else was added to sys.modules", set(sys.modules) - before == set())
 
 
@@ -90,7 +95,7 @@ def _failing_package(tree: Path, scratch: Path) -> None:
     sys.path.insert(0, str(stock_root))
     try:
         try:
-            import failing_pkg  # noqa: F401
+            import failing_pkg  # type: ignore[import]  # noqa: F401
         except ImportError:
             pass
         orphan = "failing_pkg.child" in sys.modules
@@ -101,7 +106,7 @@ def _failing_package(tree: Path, scratch: Path) -> None:
             del sys.modules[name]
     bi.mount("demo_pkgs", tree)
     try:
-        import demo_pkgs.failing_pkg  # noqa: F401
+        import demo_pkgs.failing_pkg  # type: ignore[import]  # noqa: F401
     except ImportError as exc:
         _say(f"   bridgeimport: ImportError: {exc}")
         for note in getattr(exc, "__notes__", []):
@@ -115,15 +120,17 @@ def _stdlib(tree: Path) -> None:
     m = bi.mount("demo_mlpy.stdlib", tree / "stdlib", pattern="*_bridge.py")
     _say(f"   {m!r}")
     _say(f"   modules served: {', '.join(m.modules())}")
-    import demo_mlpy.stdlib.math_bridge as math_bridge
-    import demo_mlpy.stdlib.text.strings_bridge as strings_bridge
+    import demo_mlpy.stdlib.math_bridge as math_bridge  # type: ignore[import]
+    import demo_mlpy.stdlib.text.strings_bridge as strings_bridge  # type: ignore[import]
 
     _say(f"   math_bridge.hypot(3, 4) = {math_bridge.hypot(3, 4)}; "
          f"strings_bridge.shout('hi') = {strings_bridge.shout('hi')!r}")
     _check("a package is provided for the mount prefix", "demo_mlpy" in sys.modules)
-    listed = sorted(name for _, name, _ in pkgutil.iter_modules(sys.modules["demo_mlpy.stdlib"].__path__))
+    listed = sorted(name for _, name, _ in
+                    pkgutil.iter_modules(sys.modules["demo_mlpy.stdlib"].__path__))
     _say(f"   pkgutil.iter_modules(demo_mlpy.stdlib.__path__) -> {listed}")
-    _check("pkgutil lists the bridges and the subpackage", listed == ["datetime_bridge", "math_bridge", "text"])
+    _check("pkgutil lists the bridges and the subpackage",
+           listed == ["datetime_bridge", "math_bridge", "text"])
     try:
         importlib.import_module("demo_mlpy.stdlib.helper")
         served = True

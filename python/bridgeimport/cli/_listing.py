@@ -31,7 +31,7 @@ def listing() -> Dict[str, Any]:
 
     out: List[Dict[str, Any]] = []
     for m in _mounts.mounts():
-        modules = []
+        modules: List[Dict[str, Any]] = []
         stack = [m.package]
         while stack:
             package = stack.pop()
@@ -41,7 +41,7 @@ def listing() -> Dict[str, Any]:
                                 **_state(full, file), "shadowed": list(hidden)})
                 if is_package:
                     stack.append(full)
-        modules.sort(key=lambda e: e["name"])
+        modules.sort(key=lambda e: e["name"])  # type: ignore[no-any-return]  # a str
         out.append({"package": m.package, "directories": list(m.directories),
                     "pattern": m.pattern, "atomic": m.atomic, "modules": modules})
     return {"mounts": out}
@@ -52,7 +52,8 @@ def format_listing(data: Dict[str, Any]) -> str:
         return "no mounts (set BRIDGEIMPORT_PATH or pass --mount package=dir[:dir][#glob])"
     lines = []
     for m in data["mounts"]:
-        lines.append(f"{m['package']}  pattern={m['pattern']}" + ("  atomic" if m["atomic"] else ""))
+        lines.append(f"{m['package']}  pattern={m['pattern']}"
+                     + ("  atomic" if m["atomic"] else ""))
         lines.extend(f"  dir {d}" for d in m["directories"])
         for e in m["modules"]:
             state = e["state"]

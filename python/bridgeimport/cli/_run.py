@@ -24,7 +24,10 @@ import builtins
 import os
 import sys
 import types
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Iterable, List, Optional, Sequence, Tuple, Union
+
+if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
 
 
 class CannotStart(Exception):
@@ -65,7 +68,7 @@ def _new_main(**attrs: object) -> types.ModuleType:
     return main
 
 
-def _trimmed(exc: BaseException):
+def _trimmed(exc: BaseException) -> Optional[types.TracebackType]:
     """The traceback without this module's own frames."""
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
@@ -73,7 +76,7 @@ def _trimmed(exc: BaseException):
     return tb
 
 
-def _module_details(name: str):
+def _module_details(name: str) -> Tuple[ModuleSpec, types.CodeType]:
     import importlib.util
 
     if name.startswith("."):
@@ -97,7 +100,9 @@ def _module_details(name: str):
         try:
             return _module_details(name + ".__main__")
         except CannotStart as exc:
-            raise CannotStart(f"{exc}; {name!r} is a package and cannot be directly executed")
+            # As runpy: the original error stays the context, not the cause.
+            raise CannotStart(  # noqa: B904
+                f"{exc}; {name!r} is a package and cannot be directly executed")
     if spec.loader is None:
         raise CannotStart(f"{name!r} is a namespace package and cannot be executed")
     if name in sys.modules:
@@ -107,7 +112,8 @@ def _module_details(name: str):
                       "to execution as '__main__'; this may result in unpredictable behaviour",
                       RuntimeWarning, stacklevel=2)
     try:
-        code = spec.loader.get_code(name)
+        # As runpy's: the loader of a module that runs is an InspectLoader.
+        code = spec.loader.get_code(name)  # type: ignore[attr-defined]
     except ImportError as exc:
         raise CannotStart(str(exc)) from exc
     if code is None:
@@ -115,7 +121,8 @@ def _module_details(name: str):
     return spec, code
 
 
-def prepare(program: Sequence[str]):
+def prepare(program: Sequence[str]) -> Union[Tuple[types.CodeType, types.ModuleType],
+                                             Tuple[None, Callable[[], None]]]:
     """Sets up sys.argv, sys.path and a fresh ``__main__`` for ``program``
     (``[script, *args]`` or ``["-m", module, *args]``) and returns
     ``(code, main_module)``, or ``(None, runner)`` for a directory/zip
@@ -127,7 +134,8 @@ def prepare(program: Sequence[str]):
             raise CannotStart("-m needs a module name")
         sys.argv = ["-m", *program[2:]]  # what runpy shows while finding
         spec, code = _module_details(program[1])
-        sys.argv[0] = spec.origin if spec.has_location else program[1]
+        # The ignore: with has_location, origin is the file (a str).
+        sys.argv[0] = spec.origin if spec.has_location else program[1]  # type: ignore[assignment]
         attrs = dict(__name__="__main__", __spec__=spec, __loader__=spec.loader,
                      __package__=spec.parent, __doc__=None)
         if spec.has_location:
@@ -187,7 +195,7 @@ def execute(program: Sequence[str]) -> Tuple[int, Optional[BaseException]]:
         return 1, exc
     try:
         if code is None:
-            main()
+            main()  # type: ignore[operator]  # no code: prepare() returned the runner
         else:
             exec(code, main.__dict__)
     except SystemExit as exc:
