@@ -34,7 +34,7 @@ def _check(claim: str, ok: bool) -> None:
 
 def _examples_dir(explicit: Optional[str]) -> Path:
     candidates = [Path(explicit)] if explicit else [
-        Path(__file__).resolve().parent / "_examples",
+        Path(__file__).resolve().parent.parent / "_examples",  # bridgeimport/_examples (setup.py)
         Path.cwd() / "examples",
     ]
     for c in candidates:
