@@ -9,20 +9,12 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "finders/file_io.h"  // WallClockNanos, TimespecNanos
 
 namespace bridgeimport {
 namespace {
 
-int64_t MtimeNanos(const struct stat& st) {
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 +
-         st.st_mtim.tv_nsec;
-}
-
-int64_t NowNanos() {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
+int64_t MtimeNanos(const struct stat& st) { return TimespecNanos(st.st_mtim); }
 
 EntryKind KindOfMode(mode_t mode) {
   if (S_ISREG(mode)) return EntryKind::kFile;
@@ -54,7 +46,7 @@ std::vector<std::pair<std::string, EntryInfo>> Listing::Sorted() const {
 
 std::shared_ptr<const Listing> DirCache::Read(const std::string& dir) const {
   auto listing = std::make_shared<Listing>();
-  int64_t now = NowNanos();
+  int64_t now = WallClockNanos();
   std::unique_ptr<DIR, DirCloser> d(opendir(dir.c_str()));
   if (!d) return listing;  // missing or unreadable: empty, exists() false
   struct stat st;

@@ -30,11 +30,11 @@ FileStat StatOf(const struct stat& st) {
   FileStat out;
   out.mtime_sec = st.st_mtim.tv_sec;
   out.mtime_nsec = st.st_mtim.tv_nsec;
-  out.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  out.mtime_ns = TimespecNanos(st.st_mtim);
   out.size = static_cast<uint64_t>(st.st_size);
   out.mode = st.st_mode;
   out.ino = static_cast<uint64_t>(st.st_ino);
-  out.ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
+  out.ctime_ns = TimespecNanos(st.st_ctim);
   return out;
 }
 
@@ -57,8 +57,7 @@ std::string CanonicalPath(int fd, const std::string& path) {
   std::string link = absl::StrCat("/proc/self/fd/", fd);
   ssize_t n = readlink(link.c_str(), buf, sizeof(buf) - 1);
   if (n > 0 && buf[0] == '/') return std::string(buf, static_cast<size_t>(n));
-  if (realpath(path.c_str(), buf) != nullptr) return std::string(buf);
-  return std::string();
+  return RealPath(path);
 }
 
 absl::Status CheckWithin(int fd, const std::string& path,
@@ -94,7 +93,13 @@ bool IsBelowAny(const std::string& real, const std::vector<std::string>& roots) 
 int64_t WallClockNanos() {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  return TimespecNanos(ts);
+}
+
+std::string RealPath(const std::string& path) {
+  char buf[PATH_MAX];
+  if (realpath(path.c_str(), buf) == nullptr) return std::string();
+  return std::string(buf);
 }
 
 absl::StatusOr<FileStat> StatFile(const std::string& path, bool no_follow,

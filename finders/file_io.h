@@ -12,6 +12,7 @@
 #define BRIDGEIMPORT_FINDERS_FILE_IO_H_
 
 #include <sys/types.h>
+#include <time.h>
 
 #include <cstdint>
 #include <string>
@@ -66,8 +67,17 @@ bool IsBelowAny(const std::string& real, const std::vector<std::string>& roots);
 absl::Status WriteFileAtomic(const std::string& path, absl::string_view data,
                              mode_t mode);
 
-// The wall clock in nanoseconds since the epoch (CLOCK_REALTIME).
+// The wall clock in nanoseconds since the epoch (CLOCK_REALTIME): the clock
+// file timestamps are set from, so the one every "changed after" rule uses.
 int64_t WallClockNanos();
+
+// A timespec (st_mtim, st_ctim, clock_gettime) in nanoseconds.
+inline int64_t TimespecNanos(const struct timespec& ts) {
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// realpath(3) as a string; empty on failure.
+std::string RealPath(const std::string& path);
 
 }  // namespace bridgeimport
 

@@ -52,12 +52,6 @@ bool DirectoryHasModule(DirCache& cache, const std::string& dir,
   return false;
 }
 
-std::string RealPath(const std::string& path) {
-  char buf[PATH_MAX];
-  if (realpath(path.c_str(), buf) == nullptr) return std::string();
-  return std::string(buf);
-}
-
 bool Mount::Serves(absl::string_view file_name) const {
   if (file_name.size() <= kSourceSuffix.size() ||
       file_name.substr(file_name.size() - kSourceSuffix.size()) !=

@@ -30,7 +30,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "finders/dir_cache.h"
+#include "finders/file_io.h"  // RealPath
 #include "finders/glob_pattern.h"
+#include "finders/module_name.h"  // FirstComponent
 
 namespace bridgeimport {
 
@@ -110,7 +112,7 @@ class MountTable {
   // The miss path: false means no mount can serve `fullname`. One hash lookup
   // on the first component; no allocation.
   bool MayServe(absl::string_view fullname) const {
-    return roots_.contains(FirstComponentOf(fullname));
+    return roots_.contains(FirstComponent(fullname));
   }
 
   // Maps `fullname` to what serves it. Reads directory listings through the
@@ -131,10 +133,6 @@ class MountTable {
 
  private:
   MountTable() = default;
-  static absl::string_view FirstComponentOf(absl::string_view name) {
-    size_t dot = name.find('.');
-    return dot == absl::string_view::npos ? name : name.substr(0, dot);
-  }
   // The mount with the longest package that `fullname` lies within, or null.
   const Mount* LongestMountFor(absl::string_view fullname) const;
   // Resolves the components below `mount`'s package; kNotFound if none.
@@ -164,9 +162,6 @@ class MountTable {
 bool DirectoryHasModule(DirCache& cache, const std::string& dir,
                         absl::string_view stem,
                         const std::vector<std::string>& suffixes);
-
-// realpath(3) as a string; empty on failure.
-std::string RealPath(const std::string& path);
 
 }  // namespace bridgeimport
 

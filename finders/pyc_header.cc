@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace bridgeimport {
 namespace {
@@ -12,6 +13,11 @@ uint32_t ReadU32(absl::string_view data, size_t at) {
          static_cast<uint32_t>(static_cast<unsigned char>(data[at + 1])) << 8 |
          static_cast<uint32_t>(static_cast<unsigned char>(data[at + 2])) << 16 |
          static_cast<uint32_t>(static_cast<unsigned char>(data[at + 3])) << 24;
+}
+
+uint32_t ReadU16(absl::string_view data, size_t at) {
+  return static_cast<uint32_t>(static_cast<unsigned char>(data[at])) |
+         static_cast<uint32_t>(static_cast<unsigned char>(data[at + 1])) << 8;
 }
 
 void AppendU32(std::string* out, uint32_t v) {
@@ -35,24 +41,43 @@ std::string PathJoin(const std::vector<absl::string_view>& parts) {
 
 }  // namespace
 
-absl::StatusOr<PycHeader> ParsePycHeader(absl::string_view data,
-                                         absl::string_view magic) {
-  if (data.size() < magic.size() || data.substr(0, magic.size()) != magic)
-    return absl::InvalidArgumentError("bad magic number");
-  if (data.size() < kPycHeaderSize)
-    return absl::InvalidArgumentError("truncated pyc header");
-  PycHeader header;
-  header.flags = ReadU32(data, 4);
-  if (header.flags & ~(kPycHashBased | kPycCheckSource))
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid pyc flags ", header.flags));
-  if (header.hash_based()) {
-    header.source_hash = std::string(data.substr(8, 8));
-  } else {
-    header.mtime = ReadU32(data, 8);
-    header.source_size = ReadU32(data, 12);
+const char* PycVerdictName(PycVerdict verdict) {
+  switch (verdict) {
+    case PycVerdict::kOk: return "ok";
+    case PycVerdict::kMissing: return "missing";
+    case PycVerdict::kNoSource: return "no_source";
+    case PycVerdict::kStale: return "stale";
+    case PycVerdict::kCorrupt: return "corrupt";
+    case PycVerdict::kRacy: return "racy";
   }
-  return header;
+  return "?";
+}
+
+PycCheck ClassifyPyc(absl::string_view data, absl::string_view magic,
+                     PycHeader* header) {
+  if (data.size() < kPycHeaderSize)
+    return {PycVerdict::kCorrupt,
+            absl::StrCat("header truncated (", data.size(), " of ", kPycHeaderSize, " bytes)")};
+  if (data.substr(0, magic.size()) != magic) {
+    // Every CPython magic number ends in "\r\n": a pyc of another version.
+    if (magic.size() >= 4 && data.substr(2, 2) == "\r\n")
+      return {PycVerdict::kStale,
+              absl::StrCat("magic number ", ReadU16(data, 0), " is not this interpreter's ",
+                           ReadU16(magic, 0))};
+    return {PycVerdict::kCorrupt, "not a pyc file (bad magic number)"};
+  }
+  PycHeader parsed;
+  parsed.flags = ReadU32(data, 4);
+  if (parsed.flags & ~(kPycHashBased | kPycCheckSource))
+    return {PycVerdict::kCorrupt, absl::StrCat("invalid flags 0x", absl::Hex(parsed.flags))};
+  if (parsed.hash_based()) {
+    parsed.source_hash = std::string(data.substr(8, 8));
+  } else {
+    parsed.mtime = ReadU32(data, 8);
+    parsed.source_size = ReadU32(data, 12);
+  }
+  if (header != nullptr) *header = std::move(parsed);
+  return {};
 }
 
 int64_t PycMtimeSeconds(int64_t mtime_sec, int64_t mtime_nsec) {
@@ -67,12 +92,42 @@ bool TimestampMatches(const PycHeader& header, int64_t pyc_mtime_seconds,
          header.source_size == static_cast<uint32_t>(source_size & 0xFFFFFFFF);
 }
 
-bool TimestampPycIsRacy(int64_t source_mtime_ns, int64_t written_ns) {
+PycCheck ValidateTimestampPyc(const PycHeader& header, int64_t mtime_sec,
+                              int64_t mtime_nsec, uint64_t source_size) {
+  const int64_t seconds = PycMtimeSeconds(mtime_sec, mtime_nsec);
+  std::vector<std::string> problems;
+  if (header.mtime != static_cast<uint32_t>(seconds & 0xFFFFFFFF))
+    problems.push_back(absl::StrCat("source mtime ", seconds, " != recorded ", header.mtime));
+  if (header.source_size != static_cast<uint32_t>(source_size & 0xFFFFFFFF))
+    problems.push_back(
+        absl::StrCat("source size ", source_size, " != recorded ", header.source_size));
+  if (problems.empty()) return {};
+  return {PycVerdict::kStale, absl::StrJoin(problems, "; ")};
+}
+
+PycCheck ValidateHashPyc(const PycHeader& header, absl::string_view source_hash) {
+  if (header.source_hash == source_hash) return {};
+  std::string reason = "source hash does not match the source";
+  if (!header.check_source())
+    reason += " and it is an unchecked hash pyc: Python runs it anyway";
+  return {PycVerdict::kStale, std::move(reason)};
+}
+
+bool SettledBefore(int64_t changed_ns, int64_t when_ns) {
   constexpr int64_t kSecond = 1'000'000'000;
-  int64_t second = source_mtime_ns / kSecond;
-  if (source_mtime_ns < 0 && source_mtime_ns % kSecond != 0) --second;  // floor
+  int64_t second = changed_ns / kSecond;
+  if (changed_ns < 0 && changed_ns % kSecond != 0) --second;  // floor
   int64_t end_of_second = (second + 1) * kSecond;
-  return written_ns < end_of_second + kPycRacyMarginNanos;
+  return when_ns >= end_of_second + kPycRacyMarginNanos;
+}
+
+PycCheck ValidatePycSettled(int64_t source_mtime_ns, int64_t pyc_mtime_ns) {
+  if (SettledBefore(source_mtime_ns, pyc_mtime_ns)) return {};
+  return {PycVerdict::kRacy,
+          absl::StrCat("written ", pyc_mtime_ns - source_mtime_ns,
+                       " ns after the source's mtime, before that second (plus ",
+                       kPycRacyMarginNanos / 1'000'000,
+                       " ms) was over: a same-second rewrite could match it too")};
 }
 
 std::string MakeTimestampPycHeader(absl::string_view magic,

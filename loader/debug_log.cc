@@ -1,5 +1,7 @@
+// debug_log.cc: the "bridgeimport" logger from native code (see the .h).
 #include "loader/debug_log.h"
 
+#include "loader/cpython_private.h"
 #include "loader/py_support.h"
 
 #include <atomic>
@@ -77,13 +79,8 @@ PyObject* Logger() {
     PyErr_Clear();
     return nullptr;
   }
-  PyObject* cache = PyObject_GetAttrString(logger, "_cache");
-  if (cache != nullptr && PyDict_CheckExact(cache)) {
-    PublishOnce(s.cache, cache);
-  } else {  // another logging implementation: isEnabledFor() every time
-    Py_XDECREF(cache);
-    PyErr_Clear();
-  }
+  // Without it (another logging implementation): isEnabledFor() every time.
+  if (PyObject* cache = LoggerLevelCache(logger)) PublishOnce(s.cache, cache);
   return PublishOnce(s.logger, logger);
 }
 

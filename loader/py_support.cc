@@ -1,3 +1,4 @@
+// py_support.cc: the shared CPython facilities of loader/ (see the .h).
 #include "loader/py_support.h"
 
 #include "finders/pyc_header.h"
@@ -31,51 +32,24 @@ py::object NewException(py::module_& m, const char* name, const char* doc,
   return obj;
 }
 
-// The frozen import system the interpreter runs (importlib._bootstrap and
-// _bootstrap_external are aliases of these modules, always in sys.modules):
-// taking what the loader needs from them imports nothing, where
-// importlib.util would cost contextlib, functools and collections on the
-// first bridge import (issue 11).
-py::module_ FrozenModule(const char* frozen, const char* alias) {
-  py::object found = SysModules().attr("get")(frozen);
-  return py::reinterpret_borrow<py::module_>(
-      found.is_none() ? py::module_::import(alias) : found);
-}
-
 }  // namespace
 
 const PyRefs& Refs() { return MutableRefs(); }
 
 void InitPyRefs(py::module_& m) {
   PyRefs& r = MutableRefs();
-  py::module_ bootstrap = FrozenModule("_frozen_importlib", "importlib._bootstrap");
-  py::module_ external =
-      FrozenModule("_frozen_importlib_external", "importlib._bootstrap_external");
+  py::module_ bootstrap = FrozenBootstrap();
+  py::module_ external = FrozenBootstrapExternal();
   r.module_spec = bootstrap.attr("ModuleSpec");
   r.compile = py::module_::import("builtins").attr("compile");
   r.decode_source = external.attr("decode_source");
   r.sys = py::module_::import("sys");
+  InitCPythonPrivate();
   // importlib.machinery.all_suffixes(), spelled out.
   for (const char* kind : {"SOURCE_SUFFIXES", "BYTECODE_SUFFIXES", "EXTENSION_SUFFIXES"})
     for (py::handle s : external.attr(kind))
       r.module_suffixes.push_back(s.cast<std::string>());
   r.magic = external.attr("MAGIC_NUMBER").cast<std::string>();
-  r.imp = py::module_::import("_imp");
-  // The key of hash-based pycs, int.from_bytes(MAGIC_NUMBER, "little"): 3.14
-  // moved it from _bootstrap_external._RAW_MAGIC_NUMBER to
-  // _imp.pyc_magic_number_token (as importlib.util.source_hash reads it).
-  r.raw_magic = py::hasattr(r.imp, "pyc_magic_number_token")
-                    ? r.imp.attr("pyc_magic_number_token")
-                    : external.attr("_RAW_MAGIC_NUMBER");
-  r.source_hash = r.imp.attr("source_hash");
-  // The import system's own module locks.
-  r.get_module_lock = bootstrap.attr("_get_module_lock");
-  r.module_locks = py::getattr(bootstrap, "_module_locks", py::none());
-  py::object find_and_load = py::getattr(bootstrap, "_find_and_load", py::none());
-  py::object code = py::getattr(find_and_load, "__code__", py::none());
-  py::object names = py::getattr(code, "co_names", py::tuple());
-  r.find_and_load_rechecks =
-      PySequence_Contains(names.ptr(), py::str("_find_and_load").ptr()) == 1;
   r.name_fromlist = py::make_tuple("__name__");
   py::object tag = r.sys.attr("implementation").attr("cache_tag");
   if (!tag.is_none()) r.cache_tag = tag.cast<std::string>();
@@ -97,11 +71,6 @@ void InitPyRefs(py::module_& m) {
                "Base class of bridgeimport's warnings; a subclass of UserWarning.",
                py::make_tuple(py::handle(PyExc_UserWarning)));
 
-}
-
-py::bytes SourceHash(const std::string& data) {
-  const PyRefs& r = Refs();
-  return r.source_hash(r.raw_magic, py::bytes(data));
 }
 
 py::error_already_set MakeImportError(const py::object& type,
@@ -159,28 +128,6 @@ py::object DictItem(py::handle dict, const char* key) {
 #else
   return DictItem(dict, py::str(key));
 #endif
-}
-
-ImportLockGuard::ImportLockGuard() {
-  PyObject* r = ParkIfEndedAtExit(
-      [&] { return PyObject_CallMethod(Refs().imp.ptr(), "acquire_lock", nullptr); });
-  if (r == nullptr) throw py::error_already_set();
-  Py_DECREF(r);
-}
-
-ImportLockGuard::~ImportLockGuard() {
-  owner_.ParkIfLost();  // a forced unwind holds no GIL: see GilOwner
-  ParkIfEndedAtExit([&] {
-    PyObject* type;
-    PyObject* value;
-    PyObject* traceback;
-    PyErr_Fetch(&type, &value, &traceback);
-    PyObject* r = PyObject_CallMethod(Refs().imp.ptr(), "release_lock", nullptr);
-    if (r == nullptr) PyErr_WriteUnraisable(Refs().imp.ptr());
-    Py_XDECREF(r);
-    PyErr_Restore(type, value, traceback);
-    return 0;
-  });
 }
 
 FileContents ReadFileForModule(const std::string& path, const std::string& module,

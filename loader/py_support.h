@@ -8,6 +8,8 @@
 //  * Helpers: add a note to an exception on every supported Python, read a
 //    whole file without a Python file object, validate a name exactly as
 //    str.isidentifier() would, read dicts other threads change.
+//  * The private CPython API some of these rest on lives in
+//    cpython_private.h, and nowhere else.
 //
 // Free threading (PEP 703). The extension declares Py_MOD_GIL_NOT_USED
 // (module.cc): on a free-threaded build its code runs in many threads at once,
@@ -24,7 +26,7 @@
 //    so no os.fork() finds one of these mutexes held (the free-threaded build
 //    stops the world to fork; with the GIL only the forking thread runs).
 //    Work that must call the C API exclusively (wrapping builtins,
-//    load_context.cc) is marked by a flag instead; threads that wait for it
+//    load_frame.cc) is marked by a flag instead; threads that wait for it
 //    wait detached, and a fork() child forgets it.
 //  * An object read from a dict other threads may change (sys.modules, module
 //    namespaces, builtins, importlib's lock table) is taken as a strong
@@ -48,6 +50,7 @@
 
 #include "absl/base/no_destructor.h"
 #include "finders/file_io.h"
+#include "loader/cpython_private.h"
 
 namespace bridgeimport {
 
@@ -123,7 +126,7 @@ class GilOwner {
  public:
   GilOwner() : tstate_(PyThreadState_Get()) {}
   void ParkIfLost() const {
-    if (_PyThreadState_UncheckedGet() != tstate_) ParkForever();
+    if (UncheckedThreadState() != tstate_) ParkForever();
   }
 
  private:
@@ -144,28 +147,14 @@ struct PyRefs {
   std::vector<std::string> module_suffixes;  // importlib.machinery.all_suffixes()
   std::string magic;           // importlib.util.MAGIC_NUMBER
   std::string cache_tag;       // sys.implementation.cache_tag ("" if None)
-  py::object imp;              // _imp (check_hash_based_pycs, _fix_co_filename)
-  py::object source_hash;      // _imp.source_hash (call SourceHash, below)
-  py::object raw_magic;        // _imp.pyc_magic_number_token (3.14+), else
-                               // _bootstrap_external._RAW_MAGIC_NUMBER (an int)
-  py::object get_module_lock;  // importlib._bootstrap._get_module_lock
-  py::object module_locks;     // importlib._bootstrap._module_locks (None if absent)
-  // This interpreter's _find_and_load looks again after the _initializing
-  // check and imports afresh if the module left sys.modules meanwhile
-  // (gh-143650: 3.13.13+, 3.14.x): seen from it calling itself.
-  bool find_and_load_rechecks = false;
   py::object name_fromlist;    // ("__name__",): PyImport_ImportModuleLevelObject
                                // then returns the module itself
 };
 
-// Looks everything up and defines the exception types in `m`. Once, from the
-// module init function.
+// Looks everything up (and InitCPythonPrivate()'s objects) and defines the
+// exception types in `m`. Once, from the module init function.
 void InitPyRefs(py::module_& m);
 const PyRefs& Refs();
-
-// The key of a hash-based pyc for source bytes `data`, as
-// importlib.util.source_hash computes it on this interpreter.
-py::bytes SourceHash(const std::string& data);
 
 // Raises `type(message, name=name, path=path)` (path omitted when empty) as
 // the current Python error and returns the error_already_set to throw.
@@ -197,20 +186,6 @@ inline py::object Exchange(py::object& slot, py::object value) {
   slot = py::reinterpret_steal<py::object>(value.release());  // slot was null
   return old;
 }
-
-// Holds the import system's global lock (_imp.acquire_lock()), as
-// importlib._bootstrap._ImportLockContext does around each finder's
-// find_spec. Re-entrant for its thread; parked at exit as ModuleLockGuard.
-class ImportLockGuard {
- public:
-  ImportLockGuard();
-  ~ImportLockGuard();
-  ImportLockGuard(const ImportLockGuard&) = delete;
-  ImportLockGuard& operator=(const ImportLockGuard&) = delete;
-
- private:
-  GilOwner owner_;
-};
 
 // Reads the whole file at `path`. With `no_follow`, a final component that
 // has become a symlink since it was found is refused (O_NOFOLLOW). Throws

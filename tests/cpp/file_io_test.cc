@@ -110,5 +110,20 @@ TEST_F(FileIoTest, WallClockIsPlausible) {
   EXPECT_GT(WallClockNanos(), int64_t{1'600'000'000} * 1'000'000'000);
 }
 
+TEST_F(FileIoTest, TimespecNanosIsTheStatClock) {
+  struct timespec ts = {12, 345};
+  EXPECT_EQ(TimespecNanos(ts), int64_t{12'000'000'345});
+  WriteFile("m.py", "x");
+  absl::StatusOr<FileStat> st = StatFile(Path("m.py"), false);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->mtime_ns, st->mtime_sec * 1'000'000'000 + st->mtime_nsec);
+}
+
+TEST_F(FileIoTest, RealPathResolvesOrIsEmpty) {
+  EXPECT_EQ(RealPath(Path("missing")), "");
+  WriteFile("f", "x");
+  EXPECT_FALSE(RealPath(Path("f")).empty());
+}
+
 }  // namespace
 }  // namespace bridgeimport

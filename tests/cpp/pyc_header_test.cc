@@ -11,6 +11,14 @@ namespace {
 
 const std::string kMagic("\xa7\x0d\x0d\x0a", 4);  // CPython 3.11's magic
 
+// ClassifyPyc as a StatusOr, for the tests that only need the header.
+absl::StatusOr<PycHeader> ParsePycHeader(absl::string_view data, absl::string_view magic) {
+  PycHeader header;
+  PycCheck check = ClassifyPyc(data, magic, &header);
+  if (!check.ok()) return absl::InvalidArgumentError(check.reason);
+  return header;
+}
+
 std::string Bytes(std::initializer_list<int> values) {
   std::string out;
   for (int v : values) out.push_back(static_cast<char>(v));
@@ -86,6 +94,73 @@ TEST(PycHeaderTest, RacyUntilTheSourceSecondIsOverPlusMargin) {
   EXPECT_TRUE(TimestampPycIsRacy(500 * s, 100 * s));  // source in the future
   EXPECT_TRUE(TimestampPycIsRacy(-1, -1));            // floors, not truncates
   EXPECT_FALSE(TimestampPycIsRacy(-1, kPycRacyMarginNanos));
+}
+
+TEST(PycHeaderTest, ClassifySaysWhyAsDoctorDoes) {
+  std::string good = MakeTimestampPycHeader(kMagic, 1, 2);
+  PycHeader header;
+  PycCheck c = ClassifyPyc(good.substr(0, 3), kMagic, &header);
+  EXPECT_EQ(c.verdict, PycVerdict::kCorrupt);
+  EXPECT_EQ(c.reason, "header truncated (3 of 16 bytes)");
+  std::string other_version = good;
+  other_version[0] = '\x6f';  // another CPython's magic number (3439)
+  other_version[1] = '\x0d';
+  c = ClassifyPyc(other_version, kMagic, &header);
+  EXPECT_EQ(c.verdict, PycVerdict::kStale);
+  EXPECT_EQ(c.reason, "magic number 3439 is not this interpreter's 3495");
+  std::string not_pyc = good;
+  not_pyc[3] = 'x';
+  c = ClassifyPyc(not_pyc, kMagic, &header);
+  EXPECT_EQ(c.verdict, PycVerdict::kCorrupt);
+  EXPECT_EQ(c.reason, "not a pyc file (bad magic number)");
+  std::string bad_flags = good;
+  bad_flags[4] = 4;
+  c = ClassifyPyc(bad_flags, kMagic, &header);
+  EXPECT_EQ(c.verdict, PycVerdict::kCorrupt);
+  EXPECT_EQ(c.reason, "invalid flags 0x4");
+  c = ClassifyPyc(good, kMagic, &header);
+  EXPECT_TRUE(c.ok());
+  EXPECT_EQ(c.reason, "");
+  EXPECT_STREQ(PycVerdictName(c.verdict), "ok");
+  EXPECT_STREQ(PycVerdictName(PycVerdict::kNoSource), "no_source");
+}
+
+TEST(PycHeaderTest, ValidateTimestampNamesEachMismatch) {
+  PycHeader header;
+  ASSERT_TRUE(ClassifyPyc(MakeTimestampPycHeader(kMagic, 100, 7), kMagic, &header).ok());
+  EXPECT_TRUE(ValidateTimestampPyc(header, 100, 999, 7).ok());
+  EXPECT_TRUE(ValidateTimestampPyc(header, 100 + (int64_t{1} << 32), 0, 7).ok());  // mod 2**32
+  PycCheck c = ValidateTimestampPyc(header, 101, 0, 7);
+  EXPECT_EQ(c.verdict, PycVerdict::kStale);
+  EXPECT_EQ(c.reason, "source mtime 101 != recorded 100");
+  c = ValidateTimestampPyc(header, 102, 0, 8);
+  EXPECT_EQ(c.reason, "source mtime 102 != recorded 100; source size 8 != recorded 7");
+}
+
+TEST(PycHeaderTest, ValidateHashNotesUncheckedPycs) {
+  PycHeader checked, unchecked;
+  ASSERT_TRUE(ClassifyPyc(MakeHashPycHeader(kMagic, "12345678", true), kMagic, &checked).ok());
+  ASSERT_TRUE(ClassifyPyc(MakeHashPycHeader(kMagic, "12345678", false), kMagic, &unchecked).ok());
+  EXPECT_TRUE(ValidateHashPyc(checked, "12345678").ok());
+  PycCheck c = ValidateHashPyc(checked, "87654321");
+  EXPECT_EQ(c.verdict, PycVerdict::kStale);
+  EXPECT_EQ(c.reason, "source hash does not match the source");
+  c = ValidateHashPyc(unchecked, "87654321");
+  EXPECT_EQ(c.reason,
+            "source hash does not match the source and it is an unchecked hash pyc: "
+            "Python runs it anyway");
+}
+
+TEST(PycHeaderTest, SettledBeforeIsTheRacyRuleInverted) {
+  const int64_t s = 1'000'000'000;
+  int64_t changed = 100 * s + 300'000'000;
+  EXPECT_FALSE(SettledBefore(changed, 101 * s + kPycRacyMarginNanos - 1));
+  EXPECT_TRUE(SettledBefore(changed, 101 * s + kPycRacyMarginNanos));
+  EXPECT_FALSE(SettledBefore(-1, -1));
+  EXPECT_TRUE(SettledBefore(-1, kPycRacyMarginNanos));
+  EXPECT_EQ(ValidatePycSettled(changed, changed).verdict, PycVerdict::kRacy);
+  EXPECT_NE(ValidatePycSettled(changed, changed).reason.find("same-second"), std::string::npos);
+  EXPECT_TRUE(ValidatePycSettled(changed, 102 * s).ok());
 }
 
 TEST(CacheFromSourceTest, Pep3147Paths) {

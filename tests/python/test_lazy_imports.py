@@ -1,7 +1,7 @@
 """PEP 810 lazy imports (CPython 3.15+) of bridge modules: a lazy binding
 reifies to the one module object, once across threads; a failing module rolls
 back at reification as at a plain import; a lazy statement counts as a
-dependency from the statement on (loader/load_context.cc wraps
+dependency from the statement on (loader/load_frame.cc wraps
 builtins.__lazy_import__ while bridges execute, as it wraps __import__), so
 transactions retire and restore what they would with eager imports.
 

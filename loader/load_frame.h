@@ -1,7 +1,8 @@
-// load_context.h: what bridgeimport tracks while bridge modules execute.
+// load_frame.h: dependency recording (and atomic scopes) while bridge
+// modules execute.
 //
 // Each exec_module() of a bridge module opens a LoadFrame on its thread. The
-// frames give two things DESIGN.md section 5 asks for:
+// frames give two things docs/design.md section 5 asks for:
 //
 //  * Dependency recording: the bridge modules a module's execution imports,
 //    directly (import statements, `from x import y`, function-level imports
@@ -24,12 +25,14 @@
 //    frame. It is not the default because other threads may already hold the
 //    siblings a failed import loaded; removing them splits identity for them.
 //
-// Frames are per thread; what they leave behind (the dependency graph, the
-// execution counts, the wrapped builtins) is shared by every thread, each
+// Frames are per thread; what they leave behind (the dependency graph of
+// dependency_graph.h, the wrapped builtins) is shared by every thread, each
 // under its own absl::Mutex (the rules of py_support.h): on a free-threaded
-// CPython (PEP 703) frames open and close on many threads at once.
-#ifndef BRIDGEIMPORT_LOADER_LOAD_CONTEXT_H_
-#define BRIDGEIMPORT_LOADER_LOAD_CONTEXT_H_
+// CPython (PEP 703) frames open and close on many threads at once. The
+// removal itself is rollback.h's; the execution counts are
+// execution_stats.h's.
+#ifndef BRIDGEIMPORT_LOADER_LOAD_FRAME_H_
+#define BRIDGEIMPORT_LOADER_LOAD_FRAME_H_
 
 #include <pybind11/pybind11.h>
 
@@ -84,6 +87,10 @@ class LoadFrame {
   // loaded_deps_ before a from-import ran): that statement loaded them first
   // but binds none of them itself.
   void ForgetLoadedSince(size_t mark);
+  // Records what `from absolute import <fromlist>` binds, eagerly or by a
+  // lazy import statement (PEP 810).
+  void RecordFromImport(const std::string& absolute, py::handle fromlist);
+  void RecordLazyFromImport(const std::string& absolute, py::handle fromlist);
 
   absl::flat_hash_set<std::string> deps_;        // bridge modules
   absl::flat_hash_set<std::string> other_deps_;  // other loaded modules
@@ -105,39 +112,6 @@ class AtomicScope {
 // frame on this thread, if any.
 void RecordDependency(const std::string& name);
 
-// Direct dependencies of `name` recorded at its last successful execution,
-// and the modules whose recorded dependencies include `name`.
-py::list Dependencies(const std::string& name);
-py::list Dependents(const std::string& name);
-// {module: [dependencies]} for every module with a record.
-py::dict DependencyGraph();
-// Every module that depends on one of `names`, directly or transitively
-// (the names themselves only if reached through a cycle), sorted.
-py::list DependentsClosure(const std::vector<std::string>& names);
-// {name: ([bridge dependencies], [other modules]) or None} for `names`, and
-// putting such a record back (None erases): a transaction saves the records of the modules it retires
-// and restores them when it rolls back.
-py::dict DependencyRecords(const std::vector<std::string>& names);
-void RestoreDependencyRecords(const py::dict& records);
-
-// Counts the start of an execution of `name`, and returns ExecutionEpoch()
-// as it was just before.
-int64_t BeginExecution(const std::string& name);
-// A number that changes whenever an execution of `name` begins, or -1 while
-// one is running: a reload's namespace snapshot is valid for its execution
-// only if no other execution of the module began (or was running) between
-// the two (native_loader.cc).
-int64_t ExecutionEpoch(const std::string& name);
-// Counts the end of one execution of `name` (first load or reload) that took
-// `seconds`.
-void RecordExecution(const std::string& name, double seconds, bool ok);
-// {executions, failures, total_seconds, last_seconds} for `name`, or None.
-py::object ExecutionStats(const std::string& name);
-// The number of executions recorded so far, and the modules whose last
-// execution came after that number was `serial` (a transaction's report).
-uint64_t ExecutionSerial();
-py::dict ExecutionsSince(uint64_t serial);
-
 // builtins.__import__ while frames are open (see the file comment).
 PyObject* ImportHook(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                      PyObject* kwnames);
@@ -145,8 +119,9 @@ PyObject* ImportHook(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
 PyObject* LazyImportHook(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                          PyObject* kwnames);
 
-void RegisterLoadContext(py::module_& m);
+// _native.import_hook and lazy_import_hook (the wrappers, for tests).
+void RegisterLoadFrames(py::module_& m);
 
 }  // namespace bridgeimport
 
-#endif  // BRIDGEIMPORT_LOADER_LOAD_CONTEXT_H_
+#endif  // BRIDGEIMPORT_LOADER_LOAD_FRAME_H_

@@ -1,22 +1,19 @@
-#include "loader/load_context.h"
-
-#include <algorithm>
-
-#include <pybind11/stl.h>
+// load_frame.cc: dependency recording while bridge modules execute (see the .h).
+#include "loader/load_frame.h"
 
 #include <pthread.h>
 
 #include <mutex>
-#include <optional>
 #include <utility>
 
 #include "absl/base/no_destructor.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "finders/module_name.h"
-#include "loader/native_loader.h"
+#include "loader/bridge_loader.h"
+#include "loader/dependency_graph.h"
 #include "loader/py_support.h"
+#include "loader/rollback.h"
 
 namespace bridgeimport {
 namespace {
@@ -24,29 +21,6 @@ namespace {
 // The innermost open frame of this thread.
 thread_local LoadFrame* innermost = nullptr;
 thread_local int atomic_depth = 0;
-
-// Module name -> recorded direct dependencies. Strings only, so destroying
-// it after the interpreter has gone is harmless.
-// What one execution imported: bridge modules (the public dependencies()),
-// and other modules (ordinary packages a transaction may be asked to retire).
-struct Deps {
-  absl::flat_hash_set<std::string> bridges;
-  absl::flat_hash_set<std::string> others;
-  bool contains(const std::string& name) const {
-    return bridges.contains(name) || others.contains(name);
-  }
-};
-// Every thread records into it when an execution ends, and transactions read
-// it from theirs: a mutex, with no Python under it (py_support.h). Never
-// destroyed: daemon threads may still record while the interpreter finalises.
-struct DependencyGraphState {
-  absl::Mutex mu;
-  absl::flat_hash_map<std::string, Deps> graph ABSL_GUARDED_BY(mu);
-};
-DependencyGraphState& Graph() {
-  static absl::NoDestructor<DependencyGraphState> state;
-  return *state;
-}
 
 // One builtins function wrapped while frames are open: the wrapper and the
 // function it replaced.
@@ -87,39 +61,6 @@ struct HookState {
 HookState& Hook() {
   static absl::NoDestructor<HookState> state;  // valid through finalisation
   return *state;
-}
-
-struct ExecStats {
-  uint64_t started = 0;     // executions begun
-  uint64_t executions = 0;  // executions ended (failed ones included)
-  uint64_t failures = 0;
-  double total_seconds = 0;
-  double last_seconds = 0;
-  uint64_t last_serial = 0;  // ExecutionSerial() of the last execution
-  bool last_ok = false;
-};
-// Counts executions process-wide, so "what ran since X" needs no log. Every
-// thread that executes a bridge module writes it: a mutex, as the graph.
-struct ExecutionState {
-  absl::Mutex mu;
-  uint64_t serial ABSL_GUARDED_BY(mu) = 0;
-  absl::flat_hash_map<std::string, ExecStats> stats ABSL_GUARDED_BY(mu);
-};
-ExecutionState& Executions() {
-  static absl::NoDestructor<ExecutionState> state;
-  return *state;
-}
-
-py::list ToList(const std::vector<std::string>& names) {
-  py::list out;
-  for (const std::string& n : names) out.append(n);
-  return out;
-}
-
-std::vector<std::string> Sorted(const absl::flat_hash_set<std::string>& set) {
-  std::vector<std::string> out(set.begin(), set.end());
-  std::sort(out.begin(), out.end());
-  return out;
 }
 
 // The absolute module name an `__import__(name, globals, ..., level)` call
@@ -165,14 +106,11 @@ bool IsSubmoduleAttribute(const std::string& package, const std::string& attr) {
 
 // builtins[slot] as a strong reference (null if absent).
 py::object SlotValue(PyObject* builtins, const char* slot) {
-  PyObject* found = nullptr;
-#if PY_VERSION_HEX >= 0x030D0000
-  if (PyDict_GetItemStringRef(builtins, slot, &found) < 0) PyErr_Clear();
-#else
-  found = PyDict_GetItemString(builtins, slot);  // the GIL is held
-  Py_XINCREF(found);
-#endif
-  return py::reinterpret_steal<py::object>(found);
+  try {
+    return DictItem(builtins, slot);
+  } catch (py::error_already_set&) {
+    return py::object();  // the error is cleared: an absent slot
+  }
 }
 
 // `w.wrapped = value`, for ImportHook's readers; returns the old value, to be
@@ -348,16 +286,7 @@ PyObject* ImportHook(PyObject*, PyObject* const* args, Py_ssize_t nargs,
       return result;
     }
     if (frame == caller) frame->ForgetLoadedSince(mark);
-    bool whole = false;
-    for (py::handle item : fromlist) {
-      if (!PyUnicode_Check(item.ptr())) continue;
-      std::string attr = ToUtf8(item);
-      if (attr != "*" && IsSubmoduleAttribute(absolute, attr))
-        frame->Record(absolute + "." + attr);
-      else
-        whole = true;
-    }
-    if (whole) frame->Record(absolute);
+    frame->RecordFromImport(absolute, fromlist);
   } catch (py::error_already_set& e) {
     e.discard_as_unraisable("bridgeimport dependency recording");
   } catch (const std::exception&) {
@@ -401,46 +330,17 @@ PyObject* LazyImportHook(PyObject*, PyObject* const* args, Py_ssize_t nargs,
     // ImportHook would record (whether a proxy's b is a submodule cannot be
     // told before a is loaded: then both a and a.b are).
     const bool eager = PyModule_Check(result);
-    if (!from) {
-      if (eager) {
-        frame->RecordWithParents(absolute);
-      } else {
-        for (absl::string_view p = absolute; !p.empty(); p = ParentName(p))
-          frame->lazy_deps_.insert(std::string(p));
-      }
-      return result;
+    if (!from && eager) {
+      frame->RecordWithParents(absolute);
+    } else if (!from) {
+      for (absl::string_view p = absolute; !p.empty(); p = ParentName(p))
+        frame->lazy_deps_.insert(std::string(p));
+    } else if (eager) {
+      if (frame == caller) frame->ForgetLoadedSince(mark);  // as in ImportHook
+      frame->RecordFromImport(absolute, py::handle(params[3]));
+    } else {
+      frame->RecordLazyFromImport(absolute, py::handle(params[3]));
     }
-    if (eager && frame == caller) frame->ForgetLoadedSince(mark);  // as in ImportHook
-    py::dict modules = SysModules();
-    py::object source = eager ? py::object() : DictItem(modules, absolute.c_str());
-    // Its namespace, read without attribute lookups (no __getattr__ runs).
-    py::object ns = source && PyModule_Check(source.ptr())
-                        ? py::reinterpret_borrow<py::object>(PyModule_GetDict(source.ptr()))
-                        : py::object();
-    bool whole = false;
-    for (py::handle item : py::reinterpret_borrow<py::object>(params[3])) {
-      if (!PyUnicode_Check(item.ptr())) continue;
-      std::string attr = ToUtf8(item);
-      std::string sub = absolute + "." + attr;
-      if (eager) {
-        if (attr != "*" && IsSubmoduleAttribute(absolute, attr))
-          frame->Record(sub);
-        else
-          whole = true;
-        continue;
-      }
-      py::object value = ns ? DictItem(ns, attr.c_str()) : py::object();
-      py::object module = value ? DictItem(modules, sub.c_str()) : py::object();
-      if (module && module.ptr() == value.ptr()) {
-        frame->Record(sub);  // the loaded submodule, bound now
-      } else if (value) {
-        whole = true;  // an attribute of loaded a, bound now
-      } else {
-        frame->lazy_deps_.insert(sub);
-        if (!source) frame->lazy_deps_.insert(absolute);
-      }
-    }
-    if (whole) frame->Record(absolute);
   } catch (py::error_already_set& e) {
     e.discard_as_unraisable("bridgeimport dependency recording");
   } catch (const std::exception&) {
@@ -464,9 +364,6 @@ PyMethodDef kLazyImportHookDef = {
     "builtins.__lazy_import__ while bridge modules execute: does what the "
     "original does and records the statement as a dependency (bridgeimport)."};
 }  // namespace
-
-// Forgets `name`'s record (a module an atomic rollback removed).
-void EraseRecord(const std::string& name);
 
 LoadFrame::LoadFrame(std::string name, bool first_load, bool atomic)
     : parent_(innermost),
@@ -496,11 +393,7 @@ void LoadFrame::Succeeded(py::handle module) {
   // not import them. Unloaded names and attributes cost a string each.
   for (const std::string& lazy : lazy_deps_)
     if (lazy != name_ && !record.bridges.contains(lazy)) record.others.insert(lazy);
-  {
-    DependencyGraphState& g = Graph();
-    absl::MutexLock lock(g.mu);
-    std::swap(g.graph[name_], record);  // the old record dies after the lock
-  }
+  CommitDependencies(name_, std::move(record));
   if (parent_ != nullptr) {
     if (parent_->name_ != name_ && parent_->deps_.insert(name_).second)
       parent_->loaded_deps_.push_back(name_);
@@ -515,37 +408,16 @@ void LoadFrame::Succeeded(py::handle module) {
 
 std::vector<std::string> LoadFrame::Failed() {
   done_ = true;
-  std::vector<std::string> removed;
   if (!atomic_) {
     if (parent_ != nullptr)
       for (auto& entry : loaded_first_)
         parent_->loaded_first_.push_back(std::move(entry));
     loaded_first_.clear();
-    return removed;
+    return {};
   }
-  py::dict modules = SysModules();
-  for (auto it = loaded_first_.rbegin(); it != loaded_first_.rend(); ++it) {
-    const std::string& name = it->first;
-    // Strong references: other threads may change sys.modules meanwhile.
-    py::object current = DictItem(modules, name.c_str());
-    if (current.ptr() != it->second.ptr()) continue;  // replaced or gone: not ours
-    if (PyDict_DelItemString(modules.ptr(), name.c_str()) != 0) PyErr_Clear();
-    std::string parent(ParentName(name));
-    py::object pkg = parent.empty() ? py::object() : DictItem(modules, parent.c_str());
-    if (pkg) {
-      std::string child(LastComponent(name));
-      PyObject* attr = PyObject_GetAttrString(pkg.ptr(), child.c_str());
-      if (attr == nullptr) PyErr_Clear();
-      if (attr == it->second.ptr() &&
-          PyObject_DelAttrString(pkg.ptr(), child.c_str()) != 0)
-        PyErr_Clear();
-      Py_XDECREF(attr);
-    }
-    EraseRecord(name);
-    removed.push_back(name);
-  }
+  std::vector<std::string> removed = RemoveLoadedModules(loaded_first_);
+  for (const std::string& name : removed) EraseRecord(name);
   loaded_first_.clear();
-  std::sort(removed.begin(), removed.end());
   return removed;
 }
 
@@ -564,7 +436,7 @@ void LoadFrame::Record(const std::string& name) {
   py::object loader = BridgeLoaderOf(module);  // keeps the loader alive
   if (!loader)
     other_deps_.insert(name);
-  else if (!loader.cast<const NativeLoader&>().synthetic())
+  else if (!loader.cast<const BridgeLoader&>().IsMountPackage())
     deps_.insert(name);
 }
 
@@ -577,6 +449,50 @@ void LoadFrame::ForgetLoadedSince(size_t mark) {
   loaded_deps_.resize(mark);
 }
 
+// `from a import b, c` binds what it names: submodule a.b is a dependency of
+// its own, a plain attribute c (or `*`) makes a one.
+void LoadFrame::RecordFromImport(const std::string& absolute, py::handle fromlist) {
+  bool whole = false;
+  for (py::handle item : fromlist) {
+    if (!PyUnicode_Check(item.ptr())) continue;
+    std::string attr = ToUtf8(item);
+    if (attr != "*" && IsSubmoduleAttribute(absolute, attr))
+      Record(absolute + "." + attr);
+    else
+      whole = true;
+  }
+  if (whole) Record(absolute);
+}
+
+// A lazy `from a import b`: what loaded module a has is bound at once (its
+// loaded submodule a.b, or its attribute b); the rest is a proxy, recorded
+// by name.
+void LoadFrame::RecordLazyFromImport(const std::string& absolute, py::handle fromlist) {
+  py::dict modules = SysModules();
+  py::object source = DictItem(modules, absolute.c_str());
+  // Its namespace, read without attribute lookups (no __getattr__ runs).
+  py::object ns = source && PyModule_Check(source.ptr())
+                      ? py::reinterpret_borrow<py::object>(PyModule_GetDict(source.ptr()))
+                      : py::object();
+  bool whole = false;
+  for (py::handle item : fromlist) {
+    if (!PyUnicode_Check(item.ptr())) continue;
+    std::string attr = ToUtf8(item);
+    std::string sub = absolute + "." + attr;
+    py::object value = ns ? DictItem(ns, attr.c_str()) : py::object();
+    py::object module = value ? DictItem(modules, sub.c_str()) : py::object();
+    if (module && module.ptr() == value.ptr()) {
+      Record(sub);  // the loaded submodule, bound now
+    } else if (value) {
+      whole = true;  // an attribute of loaded a, bound now
+    } else {
+      lazy_deps_.insert(sub);
+      if (!source) lazy_deps_.insert(absolute);
+    }
+  }
+  if (whole) Record(absolute);
+}
+
 AtomicScope::AtomicScope() { ++atomic_depth; }
 AtomicScope::~AtomicScope() { --atomic_depth; }
 
@@ -585,192 +501,7 @@ void RecordDependency(const std::string& name) {
   if (frame != nullptr) frame->Record(name);
 }
 
-py::list Dependencies(const std::string& name) {
-  std::vector<std::string> out;
-  {
-    DependencyGraphState& g = Graph();
-    absl::MutexLock lock(g.mu);
-    auto it = g.graph.find(name);
-    if (it != g.graph.end()) out = Sorted(it->second.bridges);
-  }
-  return ToList(out);
-}
-
-py::list Dependents(const std::string& name) {
-  std::vector<std::string> out;
-  {
-    DependencyGraphState& g = Graph();
-    absl::MutexLock lock(g.mu);
-    for (const auto& [module, deps] : g.graph)
-      if (deps.contains(name)) out.push_back(module);
-  }
-  std::sort(out.begin(), out.end());
-  return ToList(out);
-}
-
-py::dict DependencyGraph() {
-  std::vector<std::pair<std::string, std::vector<std::string>>> copy;
-  {
-    DependencyGraphState& g = Graph();
-    absl::MutexLock lock(g.mu);
-    for (const auto& [module, deps] : g.graph) copy.emplace_back(module, Sorted(deps.bridges));
-  }
-  py::dict out;
-  for (const auto& [module, deps] : copy) out[py::str(module)] = ToList(deps);
-  return out;
-}
-
-py::list DependentsClosure(const std::vector<std::string>& names) {
-  absl::flat_hash_set<std::string> seen;
-  {
-    // One pass builds the reverse edges; a breadth-first walk follows them.
-    DependencyGraphState& g = Graph();
-    absl::MutexLock lock(g.mu);
-    absl::flat_hash_map<std::string, std::vector<const std::string*>> users;
-    for (const auto& [module, deps] : g.graph) {
-      for (const std::string& dep : deps.bridges) users[dep].push_back(&module);
-      for (const std::string& dep : deps.others) users[dep].push_back(&module);
-    }
-    std::vector<std::string> queue(names.begin(), names.end());
-    while (!queue.empty()) {
-      std::string current = std::move(queue.back());
-      queue.pop_back();
-      auto it = users.find(current);
-      if (it == users.end()) continue;
-      for (const std::string* user : it->second)
-        if (seen.insert(*user).second) queue.push_back(*user);
-    }
-  }
-  return ToList(Sorted(seen));
-}
-
-py::dict DependencyRecords(const std::vector<std::string>& names) {
-  using Record = std::pair<std::vector<std::string>, std::vector<std::string>>;
-  std::vector<std::optional<Record>> records;
-  {
-    DependencyGraphState& g = Graph();
-    absl::MutexLock lock(g.mu);
-    for (const std::string& name : names) {
-      auto it = g.graph.find(name);
-      if (it == g.graph.end())
-        records.emplace_back();
-      else
-        records.emplace_back(Record(Sorted(it->second.bridges), Sorted(it->second.others)));
-    }
-  }
-  py::dict out;
-  for (size_t i = 0; i < names.size(); ++i)
-    out[py::str(names[i])] = records[i] ? py::object(py::make_tuple(ToList(records[i]->first),
-                                                                     ToList(records[i]->second)))
-                                        : py::object(py::none());
-  return out;
-}
-
-void RestoreDependencyRecords(const py::dict& records) {
-  std::vector<std::pair<std::string, std::optional<Deps>>> parsed;  // read first
-  for (auto item : records) {
-    std::string name = ToUtf8(item.first);
-    if (item.second.is_none()) {
-      parsed.emplace_back(std::move(name), std::nullopt);
-      continue;
-    }
-    py::tuple both = py::reinterpret_borrow<py::tuple>(item.second);
-    Deps deps;
-    for (py::handle dep : both[0]) deps.bridges.insert(ToUtf8(dep));
-    for (py::handle dep : both[1]) deps.others.insert(ToUtf8(dep));
-    parsed.emplace_back(std::move(name), std::move(deps));
-  }
-  DependencyGraphState& g = Graph();
-  absl::MutexLock lock(g.mu);
-  for (auto& [name, deps] : parsed) {
-    if (deps)
-      g.graph[name] = std::move(*deps);
-    else
-      g.graph.erase(name);
-  }
-}
-
-void EraseRecord(const std::string& name) {
-  DependencyGraphState& g = Graph();
-  absl::MutexLock lock(g.mu);
-  g.graph.erase(name);
-}
-
-int64_t BeginExecution(const std::string& name) {
-  ExecutionState& e = Executions();
-  absl::MutexLock lock(e.mu);
-  ExecStats& s = e.stats[name];
-  int64_t epoch = s.started == s.executions ? static_cast<int64_t>(s.started) : -1;
-  ++s.started;
-  return epoch;
-}
-
-int64_t ExecutionEpoch(const std::string& name) {
-  ExecutionState& e = Executions();
-  absl::MutexLock lock(e.mu);
-  auto it = e.stats.find(name);
-  if (it == e.stats.end()) return 0;
-  const ExecStats& s = it->second;
-  return s.started == s.executions ? static_cast<int64_t>(s.started) : -1;
-}
-
-void RecordExecution(const std::string& name, double seconds, bool ok) {
-  ExecutionState& e = Executions();
-  absl::MutexLock lock(e.mu);
-  ExecStats& s = e.stats[name];
-  ++s.executions;
-  if (!ok) ++s.failures;
-  s.total_seconds += seconds;
-  s.last_seconds = seconds;
-  s.last_serial = ++e.serial;
-  s.last_ok = ok;
-}
-
-uint64_t ExecutionSerial() {
-  ExecutionState& e = Executions();
-  absl::MutexLock lock(e.mu);
-  return e.serial;
-}
-
-py::dict ExecutionsSince(uint64_t serial) {
-  std::vector<std::pair<std::string, ExecStats>> since;
-  {
-    ExecutionState& e = Executions();
-    absl::MutexLock lock(e.mu);
-    for (const auto& [name, s] : e.stats)
-      if (s.last_serial > serial) since.emplace_back(name, s);
-  }
-  py::dict out;
-  for (const auto& [name, s] : since) {
-    py::dict entry;
-    entry["last_ok"] = s.last_ok;
-    entry["last_seconds"] = s.last_seconds;
-    entry["executions"] = s.executions;
-    entry["failures"] = s.failures;
-    out[py::str(name)] = entry;
-  }
-  return out;
-}
-
-py::object ExecutionStats(const std::string& name) {
-  std::optional<ExecStats> found;
-  {
-    ExecutionState& e = Executions();
-    absl::MutexLock lock(e.mu);
-    auto it = e.stats.find(name);
-    // An entry made by BeginExecution alone counts once its execution ended.
-    if (it != e.stats.end() && it->second.executions > 0) found = it->second;
-  }
-  if (!found) return py::none();
-  py::dict out;
-  out["executions"] = found->executions;
-  out["failures"] = found->failures;
-  out["total_seconds"] = found->total_seconds;
-  out["last_seconds"] = found->last_seconds;
-  return out;
-}
-
-void RegisterLoadContext(py::module_& m) {
+void RegisterLoadFrames(py::module_& m) {
   HookState& h = Hook();
   PyObject* hook = PyCFunction_NewEx(&kImportHookDef, nullptr, nullptr);
   if (hook == nullptr) throw py::error_already_set();
@@ -785,27 +516,6 @@ void RegisterLoadContext(py::module_& m) {
   }
   m.attr("import_hook") = py::handle(hook);
   m.attr("lazy_import_hook") = py::handle(lazy_hook);
-  m.def("dependencies", &Dependencies, py::arg("name"),
-        "Bridge modules the last successful execution of `name` imported.");
-  m.def("dependents", &Dependents, py::arg("name"),
-        "Modules whose recorded dependencies include `name`.");
-  m.def("dependency_graph", &DependencyGraph,
-        "{module: [direct dependencies]} for every recorded module.");
-  m.def("dependents_closure", &DependentsClosure, py::arg("names"),
-        "Every module depending on one of `names`, directly or transitively.");
-  m.def("dependency_records", &DependencyRecords, py::arg("names"),
-        "{name: [dependencies] or None} for `names` (for restore).");
-  m.def("restore_dependency_records", &RestoreDependencyRecords,
-        py::arg("records"),
-        "Puts back records from dependency_records(); None erases.");
-  m.def("execution_serial", &ExecutionSerial,
-        "A counter of bridge-module executions so far (process-wide).");
-  m.def("executions_since", &ExecutionsSince, py::arg("serial"),
-        "{name: {last_ok, last_seconds, executions, failures}} of the modules "
-        "whose last execution came after execution_serial() was `serial`.");
-  m.def("execution_stats", &ExecutionStats, py::arg("name"),
-        "{executions, failures, total_seconds, last_seconds} of a bridge "
-        "module's executions (compile + run), or None.");
 }
 
 }  // namespace bridgeimport

@@ -1,15 +1,22 @@
-#include "loader/native_finder.h"
+// finder.cc: bridgeimport's meta-path finder (see the .h).
+#include "loader/finder.h"
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
 
 #include "finders/module_name.h"
+#include "loader/bridge_loader.h"
+#include "loader/cpython_private.h"
 #include "loader/debug_log.h"
-#include "loader/load_context.h"
-#include "loader/native_loader.h"
+#include "loader/import_system.h"
+#include "loader/load_frame.h"
+#include "loader/mount_package_loader.h"
 #include "loader/py_support.h"
+#include "loader/rollback.h"
+#include "loader/source_loader.h"
 
 namespace bridgeimport {
 namespace {
@@ -230,7 +237,7 @@ py::object NativeFinder::FindSpecHit(const std::shared_ptr<const MountTable>& ta
       return py::none();
     case Resolution::Kind::kPrefix:
       if (ExistsElsewhere(fullname, path, target)) return py::none();
-      return SyntheticSpec(r, fullname, target);
+      return MountPackageSpec(r, fullname, target);
     case Resolution::Kind::kModule:
     case Resolution::Kind::kPackage:
       if (ShadowsRealModule(*table, r, name, path)) return py::none();
@@ -300,13 +307,13 @@ py::object NativeFinder::FileSpec(const Resolution& r, absl::string_view name,
   bool is_package = r.kind == Resolution::Kind::kPackage;
   // Links out of the mount were refused while resolving; the roots let the
   // loader refuse one swapped in between find_spec and exec_module.
-  std::vector<std::string> roots;
-  if (!r.mount->allow_external_symlinks()) roots = r.mount->real_directories();
-  py::object loader = py::cast(NativeLoader(std::string(name), r.file, is_package,
-                                            /*synthetic=*/false,
-                                            /*no_follow=*/!r.file_is_symlink,
-                                            /*atomic=*/r.mount->atomic(),
-                                            std::move(roots)));
+  SourceLoaderOptions options;
+  options.is_package = is_package;
+  options.no_follow = !r.file_is_symlink;
+  options.atomic = r.mount->atomic();
+  if (!r.mount->allow_external_symlinks()) options.roots = r.mount->real_directories();
+  py::object loader = WrapLoader(
+      std::make_unique<SourceLoader>(std::string(name), r.file, std::move(options)));
   // ModuleSpec's __init__ and properties are bytecode: parked calls.
   py::dict kwargs;
   kwargs["origin"] = r.file;
@@ -323,25 +330,19 @@ py::object NativeFinder::FileSpec(const Resolution& r, absl::string_view name,
       locations.append(r.directory);
     spec.attr("submodule_search_locations") = locations;
   }
-  if (!target.is_none() && py::hasattr(target, "__dict__")) {
-    // importlib.reload(): remember the namespace before reload() rewrites it,
-    // and which executions of the module had begun (see ReloadSnapshot).
-    int64_t epoch = ExecutionEpoch(std::string(name));
-    py::object snapshot = py::reinterpret_steal<py::object>(
-        PyDict_Copy(target.attr("__dict__").ptr()));
-    if (!snapshot) throw py::error_already_set();
-    spec.attr(kReloadSnapshotAttr) = py::make_tuple(target, snapshot, epoch);
-  }
+  // importlib.reload(): remember the namespace before reload() rewrites it.
+  if (!target.is_none() && py::hasattr(target, "__dict__"))
+    AttachReloadSnapshot(spec, target, std::string(name));
   return spec;
 }
 
-py::object NativeFinder::SyntheticSpec(const Resolution& r, py::handle fullname,
-                                       py::handle target) {
+py::object NativeFinder::MountPackageSpec(const Resolution& r, py::handle fullname,
+                                          py::handle target) {
   std::string name = ToUtf8(fullname);
-  NativeLoader native(name, "", true, /*synthetic=*/true, /*no_follow=*/false,
-                      /*atomic=*/false);
-  if (r.mount != nullptr) native.SetResourceDirectories(r.mount->directories());
-  py::object loader = py::cast(std::move(native));
+  std::vector<std::string> resources;
+  if (r.mount != nullptr) resources = r.mount->directories();
+  py::object loader =
+      WrapLoader(std::make_unique<MountPackageLoader>(name, std::move(resources)));
   py::dict kwargs;
   kwargs["origin"] = py::none();
   kwargs["is_package"] = true;
@@ -413,8 +414,8 @@ py::object NativeFinder::Load(const py::object& name, bool atomic) {
   // concurrent rollback may drop sys.modules' one.
   py::object module = DictItem(modules, name);
   if (module && !module.is_none() && IsBridgeModule(module) &&
-      !py::bool_(py::getattr(module.attr("__spec__"), "_initializing", py::bool_(false))) &&
-      (!Refs().find_and_load_rechecks || DictItem(modules, name).ptr() == module.ptr())) {
+      !SpecInitializing(module.attr("__spec__")) &&
+      (!FindAndLoadRechecks() || DictItem(modules, name).ptr() == module.ptr())) {
     RecordDependency(utf8);
     return module;
   }
@@ -430,7 +431,7 @@ py::object NativeFinder::Load(const py::object& name, bool atomic) {
   if (atomic) scope.emplace();
   // A null result means "not loaded here"; None is a legitimate result (a
   // module that put None in sys.modules), returned as CPython returns it.
-  module = table->MayServe(utf8) ? LoadNatively(name, utf8) : py::object();
+  module = table->MayServe(utf8) ? FindAndLoadNatively(*this, name, utf8) : py::object();
   if (!module) {
     py::dict r = Resolve(name);
     std::string kind = r["kind"].cast<std::string>();
@@ -445,273 +446,10 @@ py::object NativeFinder::Load(const py::object& name, bool atomic) {
   return module;
 }
 
-py::object NativeFinder::ImportThroughImportSystem(const py::object& name) {
-  // The import system proper: same module locks, same sys.modules protocol
-  // as a plain import statement. The module is the one the import returns
-  // (a fromlist naming an attribute every module has makes it return the
-  // module, not the top-level package), as importlib.import_module returns
-  // _find_and_load's: looking it up again would race with another thread's
-  // reload, which takes it out of sys.modules for an instant (_exec).
-  PyObject* module = ParkIfEndedAtExit([&] {
-    return PyImport_ImportModuleLevelObject(name.ptr(), nullptr, nullptr,
-                                            Refs().name_fromlist.ptr(), 0);
-  });
-  if (!module) throw py::error_already_set();
-  return py::reinterpret_steal<py::object>(module);
-}
-
-namespace {
-
-// The module locks of the bridge modules loaded natively, kept alive (one
-// small object per module). Why: _get_module_lock() and the weakref callback
-// that runs when a module lock dies execute bytecode while holding the
-// interpreter's import lock. CPython < 3.12 ends a daemon thread there at
-// exit with the import lock held; threads then waiting for it wait on memory
-// that finalisation frees (_PyImport_Fini), and the exiting process crashes.
-// Stock importlib has that race too; a kept lock takes bridge loads out of it.
-// Never destroyed: finalisation must not free a lock a parked thread holds.
-// Made at module init (RegisterNativeFinder), before any thread can load: a
-// dict, safe for many threads on its own. Every read takes a strong
-// reference: Keep() on another thread may replace (and free) an entry.
-py::dict& KeptLocks() {
-  static absl::NoDestructor<py::dict> locks;
-  return *locks;
-}
-
-// The import system's lock for `name`: the kept one while importlib's
-// _module_locks still maps `name` to it (reading that is no bytecode), else
-// _get_module_lock(name). While the kept lock lives, _get_module_lock(name)
-// can only return it, so the answer stays right after the check.
-py::object ModuleLockFor(const py::object& name) {
-  py::object kept = DictItem(KeptLocks(), name);
-  PyObject* locks = Refs().module_locks.ptr();
-  if (kept && PyDict_Check(locks)) {
-    // A strong reference to the weakref: the callback of a dying lock (on
-    // any thread) deletes entries of _module_locks.
-    py::object ref = DictItem(locks, name);
-    if (ref && PyWeakref_Check(ref.ptr())) {
-#if PY_VERSION_HEX >= 0x030D0000
-      PyObject* target = nullptr;
-      if (PyWeakref_GetRef(ref.ptr(), &target) < 0) throw py::error_already_set();
-      Py_XDECREF(target);  // `kept` keeps it alive: comparing the address is enough
-#else
-      PyObject* target = PyWeakref_GetObject(ref.ptr());  // borrowed
-#endif
-      if (target == kept.ptr()) return kept;
-    }
-  }
-  return CallParked(Refs().get_module_lock, py::make_tuple(name));
-}
-
-// Holds one of the import system's per-module locks (_ModuleLockManager).
-class ModuleLockGuard {
- public:
-  explicit ModuleLockGuard(const py::object& name) : lock_(ModuleLockFor(name)) {
-    PyObject* r = ParkIfEndedAtExit(
-        [&] { return PyObject_CallMethod(lock_.ptr(), "acquire", nullptr); });
-    if (r == nullptr) throw py::error_already_set();
-    Py_DECREF(r);
-  }
-  ~ModuleLockGuard() {
-    // Run by a forced unwind (no GIL): release() would run without the GIL.
-    owner_.ParkIfLost();
-    // Release even while an exception is propagating; never throw here.
-    // Everything below may run Python code (release(), the unraisable hook,
-    // importlib's weakref callback when the last reference to the lock goes)
-    // that may drop the GIL: see ParkIfEndedAtExit. The reference is dropped
-    // with a raw Py_DECREF inside it, not by pybind11's noexcept ~object(),
-    // through which the unwind would call std::terminate.
-    PyObject* lock = lock_.release().ptr();
-    ParkIfEndedAtExit([&] {
-      PyObject* type;
-      PyObject* value;
-      PyObject* traceback;
-      PyErr_Fetch(&type, &value, &traceback);
-      PyObject* r = PyObject_CallMethod(lock, "release", nullptr);
-      if (r == nullptr) PyErr_WriteUnraisable(lock);
-      Py_XDECREF(r);
-      Py_DECREF(lock);
-      PyErr_Restore(type, value, traceback);
-      return 0;
-    });
-  }
-  // Keeps the lock alive for the next load of `name` (see KeptLocks).
-  void Keep(const py::object& name) {
-    if (PyDict_SetItem(KeptLocks().ptr(), name.ptr(), lock_.ptr()) != 0)
-      throw py::error_already_set();
-  }
-  ModuleLockGuard(const ModuleLockGuard&) = delete;
-  ModuleLockGuard& operator=(const ModuleLockGuard&) = delete;
-
- private:
-  GilOwner owner_;
-  py::object lock_;
-};
-
-bool ImportTimeEnabled() {
-  // sys._xoptions as an attribute (a strong reference), not PySys_GetXOptions'
-  // borrowed one.
-  py::object xoptions = py::getattr(Refs().sys, "_xoptions", py::none());
-  if (!PyDict_Check(xoptions.ptr())) return false;
-  int present = PyDict_Contains(xoptions.ptr(), py::str("importtime").ptr());
-  if (present < 0) PyErr_Clear();
-  return present == 1;
-}
-
-}  // namespace
-
-py::object NativeFinder::LoadNatively(const py::object& name, const std::string& utf8) {
-  const GilOwner owner;  // for the cleanups below (see GilOwner)
-  // Only when a plain import would reach this finder first, and nothing the
-  // C import path adds (-X importtime) is asked for.
-  py::list meta_path(Refs().sys.attr("meta_path"));
-  if (meta_path.size() == 0 || !py::isinstance<NativeFinder>(meta_path[0]) ||
-      ImportTimeEnabled())
-    return py::object();
-  py::object sys_path = py::getattr(Refs().sys, "path", py::none());
-  py::object hooks = py::getattr(Refs().sys, "path_hooks", py::none());
-  if (PySys_Audit("import", "OOOOO", name.ptr(), Py_None, sys_path.ptr(),
-                  meta_path.ptr(), hooks.ptr()) < 0)
-    throw py::error_already_set();
-
-  py::dict modules = SysModules();
-  std::string parent(ParentName(utf8));
-  std::string child(LastComponent(utf8));
-
-  // As _find_and_load: wait for the module's lock, then look again. Present:
-  // another thread imported it, the general path returns it (waiting for
-  // its _initializing to end). Absent: a concurrent import failed, and this
-  // thread imports it itself (and sees the module's own error), as importlib
-  // does.
-  ModuleLockGuard lock(name);
-  if (modules.contains(name)) return py::object();
-  // _find_and_load_unlocked: the parent is imported under the module's lock;
-  // if that imported the module too ("crazy side-effects"), it is returned.
-  py::object path = py::none();
-  py::object parent_spec = py::none();
-  if (!parent.empty()) {
-    if (!modules.contains(parent)) {
-      PyObject* top = ParkIfEndedAtExit([&] {
-        return PyImport_ImportModuleLevel(parent.c_str(), nullptr, nullptr, nullptr, 0);
-      });
-      if (!top) throw py::error_already_set();
-      Py_DECREF(top);
-    }
-    if (modules.contains(name)) return py::object();
-    py::object parent_module = DictItem(modules, parent.c_str());
-    if (!parent_module) return py::object();
-    if (!py::hasattr(parent_module, "__path__")) return py::object();
-    path = parent_module.attr("__path__");
-    parent_spec = py::getattr(parent_module, "__spec__", py::none());
-  }
-  // _find_spec: each finder is asked under the global import lock, and a
-  // name the finder's work imported meanwhile is the import system's.
-  py::object spec;
-  {
-    ImportLockGuard import_lock;
-    spec = py::reinterpret_steal<py::object>(FindSpec(name.ptr(), path.ptr(), Py_None));
-  }
-  if (!spec) throw py::error_already_set();
-  if (spec.is_none() || modules.contains(name)) return py::object();
-  py::object loader_obj = spec.attr("loader");
-  NativeLoader& loader = loader_obj.cast<NativeLoader&>();
-
-  // module_from_spec + _init_module_attrs, in CPython's order.
-  py::object module = py::reinterpret_steal<py::object>(PyModule_NewObject(name.ptr()));
-  if (!module) throw py::error_already_set();
-  module.attr("__loader__") = loader_obj;
-  module.attr("__package__") = GetAttrParked(spec, "parent");
-  module.attr("__spec__") = spec;
-  py::object locations = spec.attr("submodule_search_locations");
-  if (!locations.is_none()) module.attr("__path__") = locations;
-  if (py::bool_(GetAttrParked(spec, "has_location"))) {  // mount packages have no file
-    module.attr("__file__") = spec.attr("origin");
-#if PY_VERSION_HEX < 0x030F0000  // 3.15's _init_module_attrs no longer sets it
-    py::object cached = GetAttrParked(spec, "cached");
-    if (!cached.is_none()) module.attr("__cached__") = cached;
-#endif
-  }
-
-  // _load_unlocked: _initializing before the insert (the C fast path waits
-  // only on that flag), exec, move to the end, a replacement wins.
-  bool tracks_children =
-      !parent_spec.is_none() && py::hasattr(parent_spec, "_uninitialized_submodules");
-  if (tracks_children) parent_spec.attr("_uninitialized_submodules").attr("append")(child);
-  struct ChildTracking {  // parent_spec._uninitialized_submodules.pop()
-    const GilOwner& owner;
-    py::object spec;
-    bool on;
-    ~ChildTracking() {
-      if (!on) return;
-      owner.ParkIfLost();
-      PyObject* list = PyObject_GetAttrString(spec.ptr(), "_uninitialized_submodules");
-      PyObject* r = list ? ParkIfEndedAtExit(
-                               [&] { return PyObject_CallMethod(list, "pop", nullptr); })
-                         : nullptr;
-      if (r == nullptr) PyErr_Clear();
-      Py_XDECREF(r);
-      Py_XDECREF(list);
-    }
-  } tracking{owner, parent_spec, tracks_children};
-  spec.attr("_initializing") = true;
-  try {
-    modules[name] = module;
-    try {
-      loader.ExecModule(module);
-    } catch (py::error_already_set&) {
-      if (PyDict_DelItem(modules.ptr(), name.ptr()) != 0) PyErr_Clear();
-      throw;
-    }
-    // sys.modules.pop(name), as a strong reference (not a borrowed one that
-    // another thread's `del sys.modules[name]` could free).
-    py::object current = DictItem(modules, name);
-    if (!current) {
-      PyErr_SetObject(PyExc_KeyError, name.ptr());
-      throw py::error_already_set();
-    }
-    module = std::move(current);
-    if (PyDict_DelItem(modules.ptr(), name.ptr()) != 0) throw py::error_already_set();
-    modules[name] = module;
-  } catch (...) {
-    owner.ParkIfLost();  // a forced unwind: no Python without the GIL
-    spec.attr("_initializing") = false;
-    throw;
-  }
-  spec.attr("_initializing") = false;
-  lock.Keep(name);
-  py::object parent_now = parent.empty() ? py::object() : DictItem(modules, parent.c_str());
-  if (parent_now) {
-    if (PyObject_SetAttrString(parent_now.ptr(), child.c_str(), module.ptr()) != 0) {
-      PyErr_Clear();
-      std::string message = "Cannot set an attribute on '" + parent +
-                            "' for child module '" + child + "'";
-      if (PyErr_WarnEx(PyExc_ImportWarning, message.c_str(), 1) != 0)
-        throw py::error_already_set();
-    }
-  }
-#if PY_VERSION_HEX >= 0x030F0000
-  // 3.15 (PEP 810), as _find_and_load_unlocked: the name's pending lazy
-  // imports are settled (it leaves sys.lazy_modules).
-  py::object settle = py::getattr(Refs().imp, "_set_lazy_attributes", py::none());
-  if (!settle.is_none()) {
-    PyObject* r = PyObject_CallFunctionObjArgs(settle.ptr(), module.ptr(), name.ptr(), nullptr);
-    if (r == nullptr) {
-      py::error_already_set e;
-      std::string message = "Cannot set lazy attributes on '" + utf8 + "': " +
-                            py::repr(e.value()).cast<std::string>();
-      if (PyErr_WarnEx(PyExc_ImportWarning, message.c_str(), 1) != 0)
-        throw py::error_already_set();
-    }
-    Py_XDECREF(r);
-  }
-#endif
-  return module;
-}
-
-void RegisterNativeFinder(py::module_& m) {
-  KeptLocks();  // made now, before any load can reach it
+void RegisterFinder(py::module_& m) {
+  InitImportSystem();  // its state made now, before any load can reach it
   py::class_<NativeFinder, std::shared_ptr<NativeFinder>> cls(m, "Finder", py::dynamic_attr());
-  // __doc__, not a tp_doc: see RegisterNativeLoader.
+  // __doc__, not a tp_doc: see RegisterLoader (bridge_loader.cc).
   cls.doc() = R"doc(
 bridgeimport's meta-path finder (importlib.abc.MetaPathFinder protocol).
 The process has one, `bridgeimport._native.finder`; bridgeimport.install()

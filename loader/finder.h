@@ -1,4 +1,5 @@
-// native_finder.h: bridgeimport's meta-path finder (importlib.abc.MetaPathFinder).
+// finder.h: bridgeimport's meta-path finder (importlib.abc.MetaPathFinder):
+// find_spec() turns a name into a ModuleSpec through the mount table.
 //
 // The finder holds the mount table (finders/mount_table.h) and turns a
 // resolution into a real importlib.machinery.ModuleSpec. Every import in the
@@ -18,8 +19,8 @@
 // mount table is immutable and published whole (finders/published.h), so a
 // miss reads this thread's copy of it, without a lock; the directory cache
 // has its own mutex; the rest of the finder's state is per call.
-#ifndef BRIDGEIMPORT_LOADER_NATIVE_FINDER_H_
-#define BRIDGEIMPORT_LOADER_NATIVE_FINDER_H_
+#ifndef BRIDGEIMPORT_LOADER_FINDER_H_
+#define BRIDGEIMPORT_LOADER_FINDER_H_
 
 #include <pybind11/pybind11.h>
 
@@ -53,9 +54,10 @@ class NativeFinder {
   PyObject* FindSpec(PyObject* fullname, PyObject* path, PyObject* target);
   void InvalidateCaches();
 
-  // bridgeimport.load(): the module a plain import of `name` returns.
-  // With `atomic`, a failure also removes every bridge module first loaded
-  // during this load (load_context.h).
+  // bridgeimport.load(): the module a plain import of `name` returns, by the
+  // native import path where it applies (import_system.h). With `atomic`, a
+  // failure also removes every bridge module first loaded during this load
+  // (load_frame.h).
   py::object Load(const py::object& name, bool atomic);
   // The resolution of `name` as a dict (kind, file, directory, mount, detail).
   py::dict Resolve(const py::object& name);
@@ -70,22 +72,20 @@ class NativeFinder {
   bool ShadowsRealModule(const MountTable& table, const Resolution& r,
                          absl::string_view name, py::handle path);
   bool GlobEnforced(const Mount& mount) const;
-  // CPython's _find_and_load for a bridge file, natively; a null object when
-  // the name needs the general import path instead (None is a result).
-  py::object LoadNatively(const py::object& name, const std::string& utf8);
-  py::object ImportThroughImportSystem(const py::object& name);
   py::object FileSpec(const Resolution& r, absl::string_view name,
                       py::handle fullname, py::handle target);
-  // A namespace-like package for a mount prefix; `r.mount` (if any) gives
-  // its resource directories.
-  py::object SyntheticSpec(const Resolution& r, py::handle fullname, py::handle target);
+  // A mount package (mount_package_loader.h) for a mount prefix; `r.mount`
+  // (if any) gives its resource directories.
+  py::object MountPackageSpec(const Resolution& r, py::handle fullname, py::handle target);
 
   std::shared_ptr<DirCache> cache_;
   Published<MountTable> table_;  // swapped whole by SetMounts
 };
 
-void RegisterNativeFinder(py::module_& m);
+// The type Finder, the process's one instance `_native.finder`, and
+// PLACEHOLDER_SCHEME.
+void RegisterFinder(py::module_& m);
 
 }  // namespace bridgeimport
 
-#endif  // BRIDGEIMPORT_LOADER_NATIVE_FINDER_H_
+#endif  // BRIDGEIMPORT_LOADER_FINDER_H_

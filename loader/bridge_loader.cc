@@ -1,0 +1,140 @@
+// bridge_loader.cc: the Python type Loader and the loaders' shared protocol
+// (see the .h).
+#include "loader/bridge_loader.h"
+
+#include <utility>
+
+#include "loader/py_support.h"
+
+namespace bridgeimport {
+
+void BridgeLoader::CheckName(const py::object& fullname) const {
+  if (fullname.is_none()) return;
+  std::string asked = ToUtf8(fullname);
+  if (asked == name_) return;
+  throw MakeImportError(py::reinterpret_borrow<py::object>(PyExc_ImportError),
+                        "loader for " + name_ + " cannot handle " + asked, asked, "");
+}
+
+py::object BridgeLoader::CreateModule(py::handle) const {
+  return py::none();  // default module creation, as SourceFileLoader
+}
+
+bool BridgeLoader::IsPackage(py::object fullname) const {
+  CheckName(fullname);
+  return is_package_;
+}
+
+py::bytes BridgeLoader::GetData(const std::string& path) const {
+  return py::bytes(ReadFileForModule(path, name_, false).data);
+}
+
+py::object BridgeLoader::GetResourceReader(py::handle self, py::object fullname) const {
+  CheckName(fullname);
+  py::list directories;
+  for (const std::string& d : ResourceDirectories()) directories.append(d);
+  return py::module_::import("bridgeimport._resources")
+      .attr("reader")(self, name_, is_package_, directories);
+}
+
+py::object WrapLoader(std::unique_ptr<BridgeLoader> loader) {
+  // The kinds are not registered with pybind11: the object is a Loader.
+  return py::cast(std::move(loader));
+}
+
+py::object BridgeLoaderOf(py::handle module) {
+  PyObject* spec = PyObject_GetAttrString(module.ptr(), "__spec__");
+  if (spec == nullptr) {
+    PyErr_Clear();
+    return py::object();
+  }
+  py::object owned_spec = py::reinterpret_steal<py::object>(spec);
+  PyObject* loader = PyObject_GetAttrString(spec, "loader");
+  if (loader == nullptr) {
+    PyErr_Clear();
+    return py::object();
+  }
+  py::object owned = py::reinterpret_steal<py::object>(loader);
+  if (!py::isinstance<BridgeLoader>(owned)) return py::object();
+  return owned;
+}
+
+bool IsBridgeModule(py::handle module) { return static_cast<bool>(BridgeLoaderOf(module)); }
+
+namespace {
+
+// What a transaction needs to know of many modules at once, in one call:
+// None for a module bridgeimport did not load, "package" for a mount package
+// (no code), else "bridge", or with `check` "changed"/"unchanged".
+py::list BridgeStates(const py::iterable& modules, bool check) {
+  const py::str kPackage("package"), kBridge("bridge"), kChanged("changed"),
+      kUnchanged("unchanged");
+  py::list out;
+  for (py::handle module : modules) {
+    py::object owner = BridgeLoaderOf(module);  // keeps the loader alive
+    if (!owner) {
+      out.append(py::none());
+      continue;
+    }
+    const BridgeLoader& loader = owner.cast<const BridgeLoader&>();
+    if (loader.IsMountPackage())
+      out.append(kPackage);
+    else if (!check)
+      out.append(kBridge);
+    else
+      out.append(loader.SourceChanged() ? kChanged : kUnchanged);
+  }
+  return out;
+}
+
+}  // namespace
+
+void RegisterLoader(py::module_& m) {
+  m.def("bridge_states", &BridgeStates, py::arg("modules"), py::arg("check") = false,
+        "Per module: None (not a bridge module), 'package' (mount package), "
+        "'bridge', or with check=True 'changed'/'unchanged'.");
+  py::class_<BridgeLoader> cls(m, "Loader");
+  // The docstring goes in __doc__, not through pybind11's tp_doc: pybind11
+  // 2.10 allocates tp_doc with PyObject_Malloc and CPython 3.13 frees it with
+  // PyMem_Free (gh-118909), a fatal error under PYTHONMALLOC=debug.
+  cls.doc() = R"doc(
+bridgeimport's loader for one bridge module (importlib.abc.Loader,
+InspectLoader, ExecutionLoader and ResourceLoader protocols). Created by the
+finder; one per module spec.)doc";
+  cls.def_property_readonly("name", &BridgeLoader::name,
+                             "The module's fully qualified name.")
+      .def_property_readonly("path", &BridgeLoader::path,
+                             "The source file, or None for a mount package.")
+      .def("create_module", &BridgeLoader::CreateModule, py::arg("spec"),
+           "Returns None: the import system creates the module object.")
+      .def("exec_module", &BridgeLoader::ExecModule, py::arg("module"),
+           "Executes the module's source in its namespace; rolls back on "
+           "failure.")
+      .def("get_code", &BridgeLoader::GetCode, py::arg("fullname") = py::none(),
+           "Reads and compiles the source; returns the code object.")
+      .def("get_source", &BridgeLoader::GetSource,
+           py::arg("fullname") = py::none(),
+           "The decoded source that was last compiled (else read from disk).")
+      .def("get_filename", &BridgeLoader::GetFilename,
+           py::arg("fullname") = py::none(), "The module's file.")
+      .def("is_package", &BridgeLoader::IsPackage,
+           py::arg("fullname") = py::none(),
+           "True for packages (__init__.py and mount packages).")
+      .def("get_data", &BridgeLoader::GetData, py::arg("path"),
+           "The bytes of the file at `path`.")
+      .def("get_resource_reader",
+           [](py::object self, py::object fullname) {
+             return self.cast<const BridgeLoader&>().GetResourceReader(self, fullname);
+           },
+           py::arg("fullname") = py::none(),
+           "The importlib.resources reader: the file's directory, or a mount "
+           "package's directories (see bridgeimport._resources).")
+      .def("source_changed", &BridgeLoader::SourceChanged,
+           "True if the file differs from the source the module last executed "
+           "(metadata first, bytes where metadata cannot decide).")
+      .def_property_readonly("source_stamp", &BridgeLoader::SourceStamp,
+                             "What the last exec saw of the file, or None.")
+      .def("__repr__", &BridgeLoader::Repr);
+}
+
+}  // namespace bridgeimport
