@@ -1,7 +1,8 @@
 // Google Benchmark programs for the pure C++ core: the miss path, resolution
 // with a warm directory cache, glob matching and pyc header parsing.
 //
-//   make bench-core    (builds build/bench with -DBRIDGEIMPORT_BUILD_BENCHMARKS=ON)
+//   make bench-core    (builds build/bench with
+//   -DBRIDGEIMPORT_BUILD_BENCHMARKS=ON)
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -38,7 +39,8 @@ struct Fixture {
 
 void BM_MissPath(benchmark::State& state) {
   Fixture f(10);
-  for (auto _ : state) benchmark::DoNotOptimize(f.table->MayServe("json.decoder"));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(f.table->MayServe("json.decoder"));
 }
 BENCHMARK(BM_MissPath);
 
@@ -56,21 +58,23 @@ BENCHMARK(BM_ValidateModuleName);
 
 void BM_GlobMatch(benchmark::State& state) {
   GlobPattern glob = *GlobPattern::Compile("*_bridge.py");
-  for (auto _ : state) benchmark::DoNotOptimize(glob.Matches("datetime_bridge.py"));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(glob.Matches("datetime_bridge.py"));
 }
 BENCHMARK(BM_GlobMatch);
 
 void BM_ParsePycHeader(benchmark::State& state) {
   const std::string magic("\xa7\x0d\x0d\x0a", 4);
-  std::string data = MakeTimestampPycHeader(magic, 1700000000, 1234) + std::string(1000, 'x');
+  std::string data =
+      MakeTimestampPycHeader(magic, 1700000000, 1234) + std::string(1000, 'x');
   for (auto _ : state) benchmark::DoNotOptimize(ParsePycHeader(data, magic));
 }
 BENCHMARK(BM_ParsePycHeader);
 
 void BM_CacheFromSource(benchmark::State& state) {
   for (auto _ : state)
-    benchmark::DoNotOptimize(
-        CacheFromSource("/srv/app/plugins/csv_reader.py", "cpython-311", "", std::nullopt, ""));
+    benchmark::DoNotOptimize(CacheFromSource(
+        "/srv/app/plugins/csv_reader.py", "cpython-311", "", std::nullopt, ""));
 }
 BENCHMARK(BM_CacheFromSource);
 

@@ -102,9 +102,9 @@ std::shared_ptr<const Listing> DirCache::Get(const std::string& dir) {
     struct stat st;
     bool exists = stat(dir.c_str(), &st) == 0;
     if (exists == cached->exists_ &&
-        (!exists || (MtimeNanos(st) == cached->mtime_ns_ &&
-                     st.st_ino == cached->inode_ &&
-                     st.st_dev == cached->device_)))
+        (!exists ||
+         (MtimeNanos(st) == cached->mtime_ns_ && st.st_ino == cached->inode_ &&
+          st.st_dev == cached->device_)))
       return cached;
   }
   std::shared_ptr<const Listing> fresh = Read(dir);

@@ -18,7 +18,8 @@
 namespace bridgeimport {
 namespace {
 
-absl::Status ErrnoStatus(int err, absl::string_view what, absl::string_view path) {
+absl::Status ErrnoStatus(int err, absl::string_view what,
+                         absl::string_view path) {
   std::string message = absl::StrCat(what, " '", path, "': ", strerror(err));
   if (err == ENOENT) return absl::NotFoundError(message);
   if (err == EACCES || err == EPERM || err == EROFS)
@@ -80,7 +81,8 @@ int OpenFlags(bool no_follow) {
 
 }  // namespace
 
-bool IsBelowAny(const std::string& real, const std::vector<std::string>& roots) {
+bool IsBelowAny(const std::string& real,
+                const std::vector<std::string>& roots) {
   for (const std::string& root : roots) {
     if (root.empty()) continue;
     if (real.size() > root.size() && real.compare(0, root.size(), root) == 0 &&
@@ -108,7 +110,8 @@ absl::StatusOr<FileStat> StatFile(const std::string& path, bool no_follow,
   if (within != nullptr && !within->empty()) {
     ScopedFd fd(open(path.c_str(), OpenFlags(no_follow)));
     if (fd.get() < 0) return ErrnoStatus(errno, "cannot open", path);
-    if (fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, "cannot stat", path);
+    if (fstat(fd.get(), &st) != 0)
+      return ErrnoStatus(errno, "cannot stat", path);
     if (absl::Status s = CheckWithin(fd.get(), path, within); !s.ok()) return s;
     return StatOf(st);
   }
@@ -118,9 +121,9 @@ absl::StatusOr<FileStat> StatFile(const std::string& path, bool no_follow,
   return StatOf(st);
 }
 
-absl::StatusOr<FileContents> ReadWholeFile(const std::string& path,
-                                           bool no_follow,
-                                           const std::vector<std::string>* within) {
+absl::StatusOr<FileContents> ReadWholeFile(
+    const std::string& path, bool no_follow,
+    const std::vector<std::string>* within) {
   ScopedFd fd(open(path.c_str(), OpenFlags(no_follow)));
   if (fd.get() < 0) return ErrnoStatus(errno, "cannot open", path);
   if (absl::Status s = CheckWithin(fd.get(), path, within); !s.ok()) return s;
@@ -151,8 +154,8 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view data,
                              mode_t mode) {
   // Create missing parents, outermost first (as CPython's set_data).
   std::vector<std::string> missing;
-  for (std::string parent = Dirname(path); !parent.empty() && !IsDirectory(parent);
-       parent = Dirname(parent)) {
+  for (std::string parent = Dirname(path);
+       !parent.empty() && !IsDirectory(parent); parent = Dirname(parent)) {
     missing.push_back(parent);
     if (parent == "/") break;
   }
@@ -161,9 +164,11 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view data,
       return ErrnoStatus(errno, "cannot create directory", *it);
   }
   static std::atomic<uint64_t> counter{0};
-  std::string temp = absl::StrCat(path, ".", getpid(), ".", counter.fetch_add(1),
-                                  ".", WallClockNanos() % 1000000, ".tmp");
-  ScopedFd fd(open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0666));
+  std::string temp =
+      absl::StrCat(path, ".", getpid(), ".", counter.fetch_add(1), ".",
+                   WallClockNanos() % 1000000, ".tmp");
+  ScopedFd fd(
+      open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0666));
   if (fd.get() < 0) return ErrnoStatus(errno, "cannot create", temp);
   size_t done = 0;
   while (done < data.size()) {

@@ -55,8 +55,9 @@ absl::StatusOr<FileContents> ReadWholeFile(
 // stat() of a path. With `no_follow`, a path that is a symlink is an error
 // (the finder saw a regular file there). `within` as for ReadWholeFile (the
 // file is then opened and fstat()ed).
-absl::StatusOr<FileStat> StatFile(const std::string& path, bool no_follow,
-                                  const std::vector<std::string>* within = nullptr);
+absl::StatusOr<FileStat> StatFile(
+    const std::string& path, bool no_follow,
+    const std::vector<std::string>* within = nullptr);
 
 // True if the canonical path `real` lies below one of the canonical
 // directories `roots` (empty entries ignored).

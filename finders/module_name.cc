@@ -70,8 +70,7 @@ bool IsIdentifier(absl::string_view part) {
 }
 
 absl::Status ValidateModuleName(absl::string_view name) {
-  if (name.empty())
-    return absl::InvalidArgumentError("module name is empty");
+  if (name.empty()) return absl::InvalidArgumentError("module name is empty");
   if (name.size() > kMaxModuleNameLength)
     return absl::InvalidArgumentError(
         absl::StrCat("module name is ", name.size(),
@@ -79,9 +78,9 @@ absl::Status ValidateModuleName(absl::string_view name) {
   size_t start = 0;
   while (true) {
     size_t dot = name.find('.', start);
-    absl::string_view part = name.substr(
-        start, dot == absl::string_view::npos ? absl::string_view::npos
-                                              : dot - start);
+    absl::string_view part = name.substr(start, dot == absl::string_view::npos
+                                                    ? absl::string_view::npos
+                                                    : dot - start);
     if (part.empty())
       return absl::InvalidArgumentError(
           "module name has an empty component (leading, trailing or doubled "

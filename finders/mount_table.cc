@@ -46,7 +46,8 @@ bool DirectoryHasModule(DirCache& cache, const std::string& dir,
   if (listing->Find(stem).kind != EntryKind::kDirectory) return false;
   std::shared_ptr<const Listing> package = cache.Get(JoinPath(dir, stem));
   for (const std::string& suffix : suffixes) {
-    if (package->Find(absl::StrCat("__init__", suffix)).kind == EntryKind::kFile)
+    if (package->Find(absl::StrCat("__init__", suffix)).kind ==
+        EntryKind::kFile)
       return true;
   }
   return false;
@@ -85,17 +86,17 @@ absl::StatusOr<std::unique_ptr<MountTable>> MountTable::Build(
     mount->atomic_ = config.atomic;
     for (const std::string& dir : config.directories) {
       if (dir.empty() || dir[0] != '/')
-        return absl::InvalidArgumentError(absl::StrCat(
-            "mount '", config.package, "': directory '", dir,
-            "' is not an absolute path"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("mount '", config.package, "': directory '", dir,
+                         "' is not an absolute path"));
       if (dir.find('\0') != std::string::npos)
         return absl::InvalidArgumentError(absl::StrCat(
             "mount '", config.package, "': directory path contains NUL"));
       struct stat st;
       if (stat(dir.c_str(), &st) != 0)
-        return absl::NotFoundError(absl::StrCat(
-            "mount '", config.package, "': directory '", dir,
-            "' does not exist"));
+        return absl::NotFoundError(absl::StrCat("mount '", config.package,
+                                                "': directory '", dir,
+                                                "' does not exist"));
       if (!S_ISDIR(st.st_mode))
         return absl::FailedPreconditionError(absl::StrCat(
             "mount '", config.package, "': '", dir, "' is not a directory"));
@@ -104,10 +105,10 @@ absl::StatusOr<std::unique_ptr<MountTable>> MountTable::Build(
       if (DIR* probe = opendir(dir.c_str())) {
         closedir(probe);
       } else {
-        return absl::PermissionDeniedError(absl::StrCat(
-            "mount '", config.package, "': directory '", dir,
-            "' cannot be read (", strerror(errno),
-            "); check its permissions (r and x)"));
+        return absl::PermissionDeniedError(
+            absl::StrCat("mount '", config.package, "': directory '", dir,
+                         "' cannot be read (", strerror(errno),
+                         "); check its permissions (r and x)"));
       }
       // The same directory twice (or under another spelling, through a
       // symlink) adds nothing; it would only shadow itself.
@@ -158,8 +159,8 @@ Resolution MountTable::Resolve(absl::string_view fullname) const {
     // synthetic).
     prefix.mount = mount;
     if (const Mount* outer = LongestMountFor(ParentName(fullname))) {
-      Resolution r = ResolveBelow(
-          *outer, fullname.substr(outer->package().size() + 1));
+      Resolution r =
+          ResolveBelow(*outer, fullname.substr(outer->package().size() + 1));
       if (Found(r)) return r;
     }
     return prefix;
@@ -184,15 +185,16 @@ Resolution MountTable::ResolveBelow(const Mount& mount,
     Resolution head = ResolveInDirectory(mount, i, first, &refusal);
     if (!Found(head)) continue;
     if (parts.size() == 1) return head;
-    if (head.kind != Resolution::Kind::kPackage) break;  // a module has no children
+    if (head.kind != Resolution::Kind::kPackage)
+      break;  // a module has no children
     Resolution r = ResolveInDirectory(mount, i, parts, &refusal);
     if (Found(r)) return r;
     break;
   }
   if (!refusal.empty()) return NotFound(std::move(refusal));
   return NotFound(absl::StrCat(
-      "no '", absl::StrJoin(parts, "/"), ".py' matching '",
-      mount.glob().text(), "' (nor a package directory with __init__.py) in ",
+      "no '", absl::StrJoin(parts, "/"), ".py' matching '", mount.glob().text(),
+      "' (nor a package directory with __init__.py) in ",
       absl::StrJoin(mount.directories_, ", ")));
 }
 

@@ -87,9 +87,9 @@ struct Resolution {
   const Mount* mount = nullptr;  // the mount serving the name (kPrefix: the
                                  // mount whose package it is, if any)
   std::string file;
-  std::string directory;  // kPackage: the package's directory
+  std::string directory;         // kPackage: the package's directory
   bool file_is_symlink = false;  // the final entry is a (permitted) symlink
-  std::string detail;     // kInvalidName / kNotFound: why, for messages
+  std::string detail;            // kInvalidName / kNotFound: why, for messages
 };
 
 // One direct child of a served package, for listings and pkgutil.
@@ -148,8 +148,8 @@ class MountTable {
   std::vector<std::string> PackageDirectories(absl::string_view package,
                                               const Mount** mount) const;
 
-  absl::flat_hash_set<std::string> roots_;      // first components
-  absl::flat_hash_set<std::string> prefixes_;   // strict ancestors of mounts
+  absl::flat_hash_set<std::string> roots_;     // first components
+  absl::flat_hash_set<std::string> prefixes_;  // strict ancestors of mounts
   absl::flat_hash_map<std::string, std::unique_ptr<Mount>> by_package_;
   std::vector<const Mount*> order_;
   std::shared_ptr<DirCache> cache_;

@@ -26,7 +26,9 @@ namespace bridgeimport {
 template <typename T>
 class Published {
  public:
-  explicit Published(std::shared_ptr<const T> initial) { Publish(std::move(initial)); }
+  explicit Published(std::shared_ptr<const T> initial) {
+    Publish(std::move(initial));
+  }
   Published(const Published&) = delete;
   Published& operator=(const Published&) = delete;
 
@@ -60,7 +62,8 @@ class Published {
 
   ThreadCopy& Cached() const {
     static thread_local ThreadCopy copy;
-    if (copy.owner != this || copy.version != version_.load(std::memory_order_acquire)) {
+    if (copy.owner != this ||
+        copy.version != version_.load(std::memory_order_acquire)) {
       std::shared_ptr<const T> old;  // destroyed after the lock is released
       absl::MutexLock lock(mu_);
       old = std::exchange(copy.value, current_);

@@ -21,7 +21,8 @@ uint32_t ReadU16(absl::string_view data, size_t at) {
 }
 
 void AppendU32(std::string* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+  for (int i = 0; i < 4; ++i)
+    out->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
 }
 
 // _path_join for POSIX: parts joined by '/', each stripped of trailing '/',
@@ -43,12 +44,18 @@ std::string PathJoin(const std::vector<absl::string_view>& parts) {
 
 const char* PycVerdictName(PycVerdict verdict) {
   switch (verdict) {
-    case PycVerdict::kOk: return "ok";
-    case PycVerdict::kMissing: return "missing";
-    case PycVerdict::kNoSource: return "no_source";
-    case PycVerdict::kStale: return "stale";
-    case PycVerdict::kCorrupt: return "corrupt";
-    case PycVerdict::kRacy: return "racy";
+    case PycVerdict::kOk:
+      return "ok";
+    case PycVerdict::kMissing:
+      return "missing";
+    case PycVerdict::kNoSource:
+      return "no_source";
+    case PycVerdict::kStale:
+      return "stale";
+    case PycVerdict::kCorrupt:
+      return "corrupt";
+    case PycVerdict::kRacy:
+      return "racy";
   }
   return "?";
 }
@@ -57,19 +64,21 @@ PycCheck ClassifyPyc(absl::string_view data, absl::string_view magic,
                      PycHeader* header) {
   if (data.size() < kPycHeaderSize)
     return {PycVerdict::kCorrupt,
-            absl::StrCat("header truncated (", data.size(), " of ", kPycHeaderSize, " bytes)")};
+            absl::StrCat("header truncated (", data.size(), " of ",
+                         kPycHeaderSize, " bytes)")};
   if (data.substr(0, magic.size()) != magic) {
     // Every CPython magic number ends in "\r\n": a pyc of another version.
     if (magic.size() >= 4 && data.substr(2, 2) == "\r\n")
       return {PycVerdict::kStale,
-              absl::StrCat("magic number ", ReadU16(data, 0), " is not this interpreter's ",
-                           ReadU16(magic, 0))};
+              absl::StrCat("magic number ", ReadU16(data, 0),
+                           " is not this interpreter's ", ReadU16(magic, 0))};
     return {PycVerdict::kCorrupt, "not a pyc file (bad magic number)"};
   }
   PycHeader parsed;
   parsed.flags = ReadU32(data, 4);
   if (parsed.flags & ~(kPycHashBased | kPycCheckSource))
-    return {PycVerdict::kCorrupt, absl::StrCat("invalid flags 0x", absl::Hex(parsed.flags))};
+    return {PycVerdict::kCorrupt,
+            absl::StrCat("invalid flags 0x", absl::Hex(parsed.flags))};
   if (parsed.hash_based()) {
     parsed.source_hash = std::string(data.substr(8, 8));
   } else {
@@ -81,14 +90,16 @@ PycCheck ClassifyPyc(absl::string_view data, absl::string_view magic,
 }
 
 int64_t PycMtimeSeconds(int64_t mtime_sec, int64_t mtime_nsec) {
-  double st_mtime = static_cast<double>(mtime_sec) + static_cast<double>(mtime_nsec) * 1e-9;
+  double st_mtime =
+      static_cast<double>(mtime_sec) + static_cast<double>(mtime_nsec) * 1e-9;
   return static_cast<int64_t>(st_mtime);  // int() truncates toward zero
 }
 
 bool TimestampMatches(const PycHeader& header, int64_t pyc_mtime_seconds,
                       uint64_t source_size) {
   return !header.hash_based() &&
-         header.mtime == static_cast<uint32_t>(pyc_mtime_seconds & 0xFFFFFFFF) &&
+         header.mtime ==
+             static_cast<uint32_t>(pyc_mtime_seconds & 0xFFFFFFFF) &&
          header.source_size == static_cast<uint32_t>(source_size & 0xFFFFFFFF);
 }
 
@@ -97,15 +108,17 @@ PycCheck ValidateTimestampPyc(const PycHeader& header, int64_t mtime_sec,
   const int64_t seconds = PycMtimeSeconds(mtime_sec, mtime_nsec);
   std::vector<std::string> problems;
   if (header.mtime != static_cast<uint32_t>(seconds & 0xFFFFFFFF))
-    problems.push_back(absl::StrCat("source mtime ", seconds, " != recorded ", header.mtime));
-  if (header.source_size != static_cast<uint32_t>(source_size & 0xFFFFFFFF))
     problems.push_back(
-        absl::StrCat("source size ", source_size, " != recorded ", header.source_size));
+        absl::StrCat("source mtime ", seconds, " != recorded ", header.mtime));
+  if (header.source_size != static_cast<uint32_t>(source_size & 0xFFFFFFFF))
+    problems.push_back(absl::StrCat("source size ", source_size,
+                                    " != recorded ", header.source_size));
   if (problems.empty()) return {};
   return {PycVerdict::kStale, absl::StrJoin(problems, "; ")};
 }
 
-PycCheck ValidateHashPyc(const PycHeader& header, absl::string_view source_hash) {
+PycCheck ValidateHashPyc(const PycHeader& header,
+                         absl::string_view source_hash) {
   if (header.source_hash == source_hash) return {};
   std::string reason = "source hash does not match the source";
   if (!header.check_source())
@@ -123,11 +136,12 @@ bool SettledBefore(int64_t changed_ns, int64_t when_ns) {
 
 PycCheck ValidatePycSettled(int64_t source_mtime_ns, int64_t pyc_mtime_ns) {
   if (SettledBefore(source_mtime_ns, pyc_mtime_ns)) return {};
-  return {PycVerdict::kRacy,
-          absl::StrCat("written ", pyc_mtime_ns - source_mtime_ns,
-                       " ns after the source's mtime, before that second (plus ",
-                       kPycRacyMarginNanos / 1'000'000,
-                       " ms) was over: a same-second rewrite could match it too")};
+  return {
+      PycVerdict::kRacy,
+      absl::StrCat("written ", pyc_mtime_ns - source_mtime_ns,
+                   " ns after the source's mtime, before that second (plus ",
+                   kPycRacyMarginNanos / 1'000'000,
+                   " ms) was over: a same-second rewrite could match it too")};
 }
 
 std::string MakeTimestampPycHeader(absl::string_view magic,
@@ -155,10 +169,12 @@ std::string CacheFromSource(absl::string_view source_path,
                             absl::string_view cwd) {
   if (cache_tag.empty()) return std::string();
   size_t slash = source_path.rfind('/');
-  absl::string_view head =
-      slash == absl::string_view::npos ? absl::string_view() : source_path.substr(0, slash);
-  absl::string_view tail =
-      slash == absl::string_view::npos ? source_path : source_path.substr(slash + 1);
+  absl::string_view head = slash == absl::string_view::npos
+                               ? absl::string_view()
+                               : source_path.substr(0, slash);
+  absl::string_view tail = slash == absl::string_view::npos
+                               ? source_path
+                               : source_path.substr(slash + 1);
   size_t dot = tail.rfind('.');
   std::string almost;
   if (dot == absl::string_view::npos) {
@@ -171,9 +187,9 @@ std::string CacheFromSource(absl::string_view source_path,
   if (!optimization.empty()) absl::StrAppend(&almost, ".opt-", optimization);
   std::string filename = absl::StrCat(almost, ".pyc");
   if (pycache_prefix.has_value()) {
-    std::string absolute_head =
-        (!head.empty() && head[0] == '/') ? std::string(head)
-                                          : PathJoin({cwd, head});
+    std::string absolute_head = (!head.empty() && head[0] == '/')
+                                    ? std::string(head)
+                                    : PathJoin({cwd, head});
     absl::string_view rooted(absolute_head);
     while (!rooted.empty() && rooted.front() == '/') rooted.remove_prefix(1);
     return PathJoin({*pycache_prefix, rooted, filename});

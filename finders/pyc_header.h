@@ -8,7 +8,8 @@
 // The same files and headers as CPython, so its .pyc files are reused and
 // ours are valid for it:
 //  * PEP 3147 paths: <dir>/__pycache__/<stem>.<cache_tag>[.opt-N].pyc, or
-//    under sys.pycache_prefix (importlib._bootstrap_external.cache_from_source);
+//    under sys.pycache_prefix
+//    (importlib._bootstrap_external.cache_from_source);
 //  * PEP 552 headers: 4 magic bytes, 4 flag bytes (bit 0 hash-based, bit 1
 //    check_source), then either mtime and source size (uint32 LE each) or an
 //    8-byte source hash.
@@ -95,7 +96,8 @@ PycCheck ValidateTimestampPyc(const PycHeader& header, int64_t mtime_sec,
 // As _validate_hash_pyc: stale unless the header's hash is `source_hash`
 // (importlib.util.source_hash of the source's bytes, which only the
 // interpreter computes).
-PycCheck ValidateHashPyc(const PycHeader& header, absl::string_view source_hash);
+PycCheck ValidateHashPyc(const PycHeader& header,
+                         absl::string_view source_hash);
 
 // The racy-timestamp rule: true if something whose last change was at
 // `changed_ns` (a file's mtime, or max(mtime, ctime)) provably changed

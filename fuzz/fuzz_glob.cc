@@ -108,7 +108,8 @@ bool ReferenceTranslate(const std::u32string& pat, std::vector<RefToken>* out) {
       std::vector<std::u32string> chunks;
       size_t k = pat[i] == U'!' ? i + 2 : i + 1;
       while (true) {
-        size_t dash = k < j ? pat.substr(0, j).find(U'-', k) : std::u32string::npos;
+        size_t dash =
+            k < j ? pat.substr(0, j).find(U'-', k) : std::u32string::npos;
         if (dash == std::u32string::npos) break;
         chunks.push_back(pat.substr(i, dash - i));
         i = dash + 1;
@@ -121,7 +122,8 @@ bool ReferenceTranslate(const std::u32string& pat, std::vector<RefToken>* out) {
         chunks.back() += U'-';
       }
       for (size_t m = chunks.size() - 1; m > 0; --m) {
-        if (chunks[m - 1].empty() || chunks[m].empty()) return false;  // IndexError
+        if (chunks[m - 1].empty() || chunks[m].empty())
+          return false;  // IndexError
         if (chunks[m - 1].back() > chunks[m].front()) {
           chunks[m - 1] = chunks[m - 1].substr(0, chunks[m - 1].size() - 1) +
                           chunks[m].substr(1);
@@ -164,9 +166,12 @@ bool ReferenceTranslate(const std::u32string& pat, std::vector<RefToken>* out) {
 
 bool TokenMatches(const RefToken& t, char32_t c) {
   switch (t.kind) {
-    case RefToken::kLiteral: return t.c == c;
-    case RefToken::kAny: return true;
-    case RefToken::kStar: return false;
+    case RefToken::kLiteral:
+      return t.c == c;
+    case RefToken::kAny:
+      return true;
+    case RefToken::kStar:
+      return false;
     case RefToken::kSet: {
       bool in = false;
       for (const auto& [lo, hi] : t.ranges) in |= lo <= c && c <= hi;
@@ -210,8 +215,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   size_t nul = input.find('\0');
   absl::string_view pattern = input.substr(0, nul);
-  absl::string_view name =
-      nul == absl::string_view::npos ? absl::string_view() : input.substr(nul + 1);
+  absl::string_view name = nul == absl::string_view::npos
+                               ? absl::string_view()
+                               : input.substr(nul + 1);
   FUZZ_CHECK(DecodeUtf8Lenient(pattern) == ReferenceDecode(pattern));
   FUZZ_CHECK(DecodeUtf8Lenient(name) == ReferenceDecode(name));
 
@@ -227,8 +233,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // (Not for U+FFFD: every invalid byte decodes to it, so a pattern holding
   // one matches any other invalid byte there. Harmless: a served name is valid
   // UTF-8, see module_name.h.)
-  bool replacement = ReferenceDecode(pattern).find(U'\uFFFD') != std::u32string::npos ||
-                     ReferenceDecode(name).find(U'\uFFFD') != std::u32string::npos;
+  bool replacement =
+      ReferenceDecode(pattern).find(U'\uFFFD') != std::u32string::npos ||
+      ReferenceDecode(name).find(U'\uFFFD') != std::u32string::npos;
   if (pattern.find_first_of("*?[") == absl::string_view::npos && !replacement) {
     FUZZ_CHECK(matches == (name == pattern));
     FUZZ_CHECK(!matches || name.find('/') == absl::string_view::npos);

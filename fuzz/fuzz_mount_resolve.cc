@@ -100,7 +100,7 @@ void MakeEntry(char op, absl::string_view path, absl::string_view target) {
   const char* name = parts.back().c_str();
   if (op == 'f') {
     ScopedFd file(openat(parent.get(), name,
-                   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644));
+                         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644));
   } else if (op == 'd') {
     mkdirat(parent.get(), name, 0755);
   } else if (op == 'l' && target.find('\0') == target.npos) {
@@ -130,8 +130,8 @@ void CheckResolution(const MountTable& table, absl::string_view name,
                      const Resolution& r) {
   if (!table.MayServe(name)) FUZZ_CHECK(r.kind == Kind::kMiss);
   if (!ValidateModuleName(name).ok()) {
-    FUZZ_CHECK(r.kind == (table.MayServe(name) ? Kind::kInvalidName
-                                               : Kind::kMiss));
+    FUZZ_CHECK(r.kind ==
+               (table.MayServe(name) ? Kind::kInvalidName : Kind::kMiss));
     return;
   }
   if (r.kind == Kind::kPrefix) {
@@ -147,13 +147,13 @@ void CheckResolution(const MountTable& table, absl::string_view name,
   const Mount* m = r.mount;
   FUZZ_CHECK(m != nullptr);
   FUZZ_CHECK(IsWithinPackage(name, m->package()) && name != m->package());
-  std::string relative = absl::StrReplaceAll(
-      name.substr(m->package().size() + 1), {{".", "/"}});
+  std::string relative =
+      absl::StrReplaceAll(name.substr(m->package().size() + 1), {{".", "/"}});
   bool spelled = false;
   for (const std::string& dir : m->directories()) {
     std::string base = JoinPath(dir, relative);
-    spelled |= r.kind == Kind::kModule ? r.file == base + ".py"
-                                       : r.directory == base;
+    spelled |=
+        r.kind == Kind::kModule ? r.file == base + ".py" : r.directory == base;
   }
   FUZZ_CHECK(spelled);
   if (r.kind == Kind::kModule) {
@@ -178,8 +178,8 @@ void CheckResolution(const MountTable& table, absl::string_view name,
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   const char* tmp = getenv("TMPDIR");
-  std::string templ = absl::StrCat(tmp && *tmp ? tmp : "/tmp",
-                                   "/bridgeimport_fuzz_XXXXXX");
+  std::string templ =
+      absl::StrCat(tmp && *tmp ? tmp : "/tmp", "/bridgeimport_fuzz_XXXXXX");
   std::vector<char> buf(templ.begin(), templ.end());
   buf.push_back('\0');
   if (mkdtemp(buf.data()) == nullptr) std::abort();
@@ -211,7 +211,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       MakeEntry(op, rest, "");
     } else if (op == 'l') {
       size_t sp = rest.find(' ');
-      if (sp != rest.npos) MakeEntry(op, rest.substr(0, sp), rest.substr(sp + 1));
+      if (sp != rest.npos)
+        MakeEntry(op, rest.substr(0, sp), rest.substr(sp + 1));
     } else if (op == 'm' && configs.size() < 3) {
       std::vector<std::string> f = absl::StrSplit(rest, ' ');
       if (f.size() < 4) continue;

@@ -29,9 +29,8 @@ using namespace bridgeimport;  // NOLINT: the whole header is under test
 uint64_t U64At(absl::string_view s, size_t at) {
   uint64_t v = 0;
   for (size_t k = 0; k < 8; ++k)
-    v |= static_cast<uint64_t>(at + k < s.size()
-                                   ? static_cast<unsigned char>(s[at + k])
-                                   : 0)
+    v |= static_cast<uint64_t>(
+             at + k < s.size() ? static_cast<unsigned char>(s[at + k]) : 0)
          << (8 * k);
   return v;
 }
@@ -99,7 +98,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(!TimestampMatches(*hs_parsed, mtime, source_size));
 
   // A header cut short or with another magic is refused.
-  FUZZ_CHECK(!ParsePycHeader(absl::string_view(ts).substr(0, size % 16), magic).ok());
+  FUZZ_CHECK(
+      !ParsePycHeader(absl::string_view(ts).substr(0, size % 16), magic).ok());
   std::string other_magic(magic);
   other_magic[size % 4] ^= 0x5A;
   FUZZ_CHECK(!ParsePycHeader(ts, other_magic).ok());

@@ -10,13 +10,13 @@
 
 #include "absl/strings/string_view.h"
 
-#define FUZZ_CHECK(cond)                                                  \
-  do {                                                                    \
-    if (!(cond)) {                                                        \
-      std::fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__,      \
-                   __LINE__, #cond);                                      \
-      std::abort();                                                       \
-    }                                                                     \
+#define FUZZ_CHECK(cond)                                                       \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      std::fprintf(stderr, "%s:%d: property failed: %s\n", __FILE__, __LINE__, \
+                   #cond);                                                     \
+      std::abort();                                                            \
+    }                                                                          \
   } while (0)
 
 namespace bridgeimport_fuzz {

@@ -13,7 +13,8 @@ void BridgeLoader::CheckName(const py::object& fullname) const {
   std::string asked = ToUtf8(fullname);
   if (asked == name_) return;
   throw MakeImportError(py::reinterpret_borrow<py::object>(PyExc_ImportError),
-                        "loader for " + name_ + " cannot handle " + asked, asked, "");
+                        "loader for " + name_ + " cannot handle " + asked,
+                        asked, "");
 }
 
 py::object BridgeLoader::CreateModule(py::handle) const {
@@ -29,7 +30,8 @@ py::bytes BridgeLoader::GetData(const std::string& path) const {
   return py::bytes(ReadFileForModule(path, name_, false).data);
 }
 
-py::object BridgeLoader::GetResourceReader(py::handle self, py::object fullname) const {
+py::object BridgeLoader::GetResourceReader(py::handle self,
+                                           py::object fullname) const {
   CheckName(fullname);
   py::list directories;
   for (const std::string& d : ResourceDirectories()) directories.append(d);
@@ -59,7 +61,9 @@ py::object BridgeLoaderOf(py::handle module) {
   return owned;
 }
 
-bool IsBridgeModule(py::handle module) { return static_cast<bool>(BridgeLoaderOf(module)); }
+bool IsBridgeModule(py::handle module) {
+  return static_cast<bool>(BridgeLoaderOf(module));
+}
 
 namespace {
 
@@ -90,7 +94,8 @@ py::list BridgeStates(const py::iterable& modules, bool check) {
 }  // namespace
 
 void RegisterLoader(py::module_& m) {
-  m.def("bridge_states", &BridgeStates, py::arg("modules"), py::arg("check") = false,
+  m.def("bridge_states", &BridgeStates, py::arg("modules"),
+        py::arg("check") = false,
         "Per module: None (not a bridge module), 'package' (mount package), "
         "'bridge', or with check=True 'changed'/'unchanged'.");
   py::class_<BridgeLoader> cls(m, "Loader");
@@ -102,7 +107,7 @@ bridgeimport's loader for one bridge module (importlib.abc.Loader,
 InspectLoader, ExecutionLoader and ResourceLoader protocols). Created by the
 finder; one per module spec.)doc";
   cls.def_property_readonly("name", &BridgeLoader::name,
-                             "The module's fully qualified name.")
+                            "The module's fully qualified name.")
       .def_property_readonly("path", &BridgeLoader::path,
                              "The source file, or None for a mount package.")
       .def("create_module", &BridgeLoader::CreateModule, py::arg("spec"),
@@ -122,13 +127,15 @@ finder; one per module spec.)doc";
            "True for packages (__init__.py and mount packages).")
       .def("get_data", &BridgeLoader::GetData, py::arg("path"),
            "The bytes of the file at `path`.")
-      .def("get_resource_reader",
-           [](py::object self, py::object fullname) {
-             return self.cast<const BridgeLoader&>().GetResourceReader(self, fullname);
-           },
-           py::arg("fullname") = py::none(),
-           "The importlib.resources reader: the file's directory, or a mount "
-           "package's directories (see bridgeimport._resources).")
+      .def(
+          "get_resource_reader",
+          [](py::object self, py::object fullname) {
+            return self.cast<const BridgeLoader&>().GetResourceReader(self,
+                                                                      fullname);
+          },
+          py::arg("fullname") = py::none(),
+          "The importlib.resources reader: the file's directory, or a mount "
+          "package's directories (see bridgeimport._resources).")
       .def("source_changed", &BridgeLoader::SourceChanged,
            "True if the file differs from the source the module last executed "
            "(metadata first, bytes where metadata cannot decide).")

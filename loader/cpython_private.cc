@@ -62,7 +62,8 @@ py::module_ FrozenBootstrap() {
 }
 
 py::module_ FrozenBootstrapExternal() {
-  return FrozenImportlib("_frozen_importlib_external", "importlib._bootstrap_external");
+  return FrozenImportlib("_frozen_importlib_external",
+                         "importlib._bootstrap_external");
 }
 
 void InitCPythonPrivate() {
@@ -77,7 +78,8 @@ void InitCPythonPrivate() {
   r.fix_co_filename = r.imp.attr("_fix_co_filename");
   r.get_module_lock = bootstrap.attr("_get_module_lock");
   r.module_locks = py::getattr(bootstrap, "_module_locks", py::none());
-  py::object find_and_load = py::getattr(bootstrap, "_find_and_load", py::none());
+  py::object find_and_load =
+      py::getattr(bootstrap, "_find_and_load", py::none());
   py::object code = py::getattr(find_and_load, "__code__", py::none());
   py::object names = py::getattr(code, "co_names", py::tuple());
   r.find_and_load_rechecks =
@@ -85,8 +87,9 @@ void InitCPythonPrivate() {
 }
 
 ImportLockGuard::ImportLockGuard() : tstate_(PyThreadState_Get()) {
-  PyObject* r = ParkIfEndedAtExit(
-      [&] { return PyObject_CallMethod(Private().imp.ptr(), "acquire_lock", nullptr); });
+  PyObject* r = ParkIfEndedAtExit([&] {
+    return PyObject_CallMethod(Private().imp.ptr(), "acquire_lock", nullptr);
+  });
   if (r == nullptr) throw py::error_already_set();
   Py_DECREF(r);
 }
@@ -94,7 +97,8 @@ ImportLockGuard::ImportLockGuard() : tstate_(PyThreadState_Get()) {
 ImportLockGuard::~ImportLockGuard() {
   if (UncheckedThreadState() != tstate_) ParkForever();  // see GilOwner
   PyObject* imp = Private().imp.ptr();
-  CallPreservingError(imp, [&] { return PyObject_CallMethod(imp, "release_lock", nullptr); });
+  CallPreservingError(
+      imp, [&] { return PyObject_CallMethod(imp, "release_lock", nullptr); });
 }
 
 py::object GetModuleLock(const py::object& name) {
@@ -134,7 +138,8 @@ void SetSpecInitializing(py::handle spec, bool value) {
 UninitializedSubmoduleMark::UninitializedSubmoduleMark(py::object parent_spec,
                                                        const std::string& child)
     : tstate_(PyThreadState_Get()) {
-  if (parent_spec.is_none() || !py::hasattr(parent_spec, "_uninitialized_submodules"))
+  if (parent_spec.is_none() ||
+      !py::hasattr(parent_spec, "_uninitialized_submodules"))
     return;
   parent_spec.attr("_uninitialized_submodules").attr("append")(child);
   spec_ = std::move(parent_spec);
@@ -145,10 +150,12 @@ UninitializedSubmoduleMark::~UninitializedSubmoduleMark() {
   if (UncheckedThreadState() != tstate_) ParkForever();  // see GilOwner
   // _uninitialized_submodules.pop(); a failure is forgotten, as the
   // `finally:` of _find_and_load_unlocked cannot report one either.
-  PyObject* list = PyObject_GetAttrString(spec_.ptr(), "_uninitialized_submodules");
-  PyObject* r =
-      list ? ParkIfEndedAtExit([&] { return PyObject_CallMethod(list, "pop", nullptr); })
-           : nullptr;
+  PyObject* list =
+      PyObject_GetAttrString(spec_.ptr(), "_uninitialized_submodules");
+  PyObject* r = list ? ParkIfEndedAtExit([&] {
+    return PyObject_CallMethod(list, "pop", nullptr);
+  })
+                     : nullptr;
   if (r == nullptr) PyErr_Clear();
   Py_XDECREF(r);
   Py_XDECREF(list);
@@ -166,9 +173,11 @@ void SetCachedAttribute(py::handle module, py::handle spec) {
 
 void SettleLazyAttributes(py::handle module, const py::object& name) {
 #if PY_VERSION_HEX >= 0x030F0000
-  py::object settle = py::getattr(Private().imp, "_set_lazy_attributes", py::none());
+  py::object settle =
+      py::getattr(Private().imp, "_set_lazy_attributes", py::none());
   if (settle.is_none()) return;
-  PyObject* r = PyObject_CallFunctionObjArgs(settle.ptr(), module.ptr(), name.ptr(), nullptr);
+  PyObject* r = PyObject_CallFunctionObjArgs(settle.ptr(), module.ptr(),
+                                             name.ptr(), nullptr);
   if (r == nullptr) {
     py::error_already_set e;
     std::string message = "Cannot set lazy attributes on '" + ToUtf8(name) +

@@ -30,7 +30,9 @@ namespace py = pybind11;
 // GIL (the forced unwind of a daemon thread ended at exit). Every supported
 // version (3.9+) has _PyThreadState_UncheckedGet; 3.13 added the public name
 // PyThreadState_GetUnchecked for the same function.
-inline PyThreadState* UncheckedThreadState() { return _PyThreadState_UncheckedGet(); }
+inline PyThreadState* UncheckedThreadState() {
+  return _PyThreadState_UncheckedGet();
+}
 
 // The frozen import system (_frozen_importlib and
 // _frozen_importlib_external: the modules the interpreter actually runs,
@@ -98,7 +100,8 @@ class UninitializedSubmoduleMark {
   UninitializedSubmoduleMark(py::object parent_spec, const std::string& child);
   ~UninitializedSubmoduleMark();
   UninitializedSubmoduleMark(const UninitializedSubmoduleMark&) = delete;
-  UninitializedSubmoduleMark& operator=(const UninitializedSubmoduleMark&) = delete;
+  UninitializedSubmoduleMark& operator=(const UninitializedSubmoduleMark&) =
+      delete;
 
  private:
   PyThreadState* tstate_;  // see GilOwner

@@ -1,10 +1,10 @@
 // debug_log.cc: the "bridgeimport" logger from native code (see the .h).
 #include "loader/debug_log.h"
 
+#include <atomic>
+
 #include "loader/cpython_private.h"
 #include "loader/py_support.h"
-
-#include <atomic>
 
 namespace bridgeimport {
 namespace {
@@ -22,10 +22,10 @@ struct LoggerState {
         debug_level(PyLong_FromLong(kDebug)) {
     if (logging_key == nullptr || debug_level == nullptr) PyErr_Clear();
   }
-  PyObject* const logging_key;               // "logging", interned
-  PyObject* const debug_level;               // 10
-  std::atomic<PyObject*> logger{nullptr};    // logging.getLogger("bridgeimport")
-  std::atomic<PyObject*> cache{nullptr};     // logger._cache when it is a dict
+  PyObject* const logging_key;             // "logging", interned
+  PyObject* const debug_level;             // 10
+  std::atomic<PyObject*> logger{nullptr};  // logging.getLogger("bridgeimport")
+  std::atomic<PyObject*> cache{nullptr};   // logger._cache when it is a dict
 };
 
 LoggerState& State() {
@@ -37,7 +37,8 @@ LoggerState& State() {
 // one first; returns the one that stays. Never releases a published object.
 PyObject* PublishOnce(std::atomic<PyObject*>& slot, PyObject* value) {
   PyObject* expected = nullptr;
-  if (slot.compare_exchange_strong(expected, value, std::memory_order_acq_rel)) return value;
+  if (slot.compare_exchange_strong(expected, value, std::memory_order_acq_rel))
+    return value;
   Py_DECREF(value);  // the same logger: getLogger() returns one object per name
   return expected;
 }
@@ -63,7 +64,8 @@ class PreserveError {
 // been imported: then no one can have asked for DEBUG. Errors are cleared.
 PyObject* Logger() {
   LoggerState& s = State();
-  if (PyObject* logger = s.logger.load(std::memory_order_acquire)) return logger;
+  if (PyObject* logger = s.logger.load(std::memory_order_acquire))
+    return logger;
   if (s.logging_key == nullptr) return nullptr;
   // A strong reference: another thread may drop sys.modules' entry.
   PyObject* logging = nullptr;
@@ -73,9 +75,11 @@ PyObject* Logger() {
     PyErr_Clear();
   }
   if (logging == nullptr) return nullptr;
-  PyObject* logger = PyObject_CallMethod(logging, "getLogger", "s", "bridgeimport");
+  PyObject* logger =
+      PyObject_CallMethod(logging, "getLogger", "s", "bridgeimport");
   Py_DECREF(logging);
-  if (logger == nullptr) {  // e.g. `logging` still initialising: ask again later
+  if (logger ==
+      nullptr) {  // e.g. `logging` still initialising: ask again later
     PyErr_Clear();
     return nullptr;
   }
@@ -126,7 +130,8 @@ void DebugLog(const char* format, std::initializer_list<py::handle> args) {
     py::tuple call_args(1 + args.size());
     call_args[0] = py::str(format);
     size_t i = 1;
-    for (py::handle arg : args) call_args[i++] = py::reinterpret_borrow<py::object>(arg);
+    for (py::handle arg : args)
+      call_args[i++] = py::reinterpret_borrow<py::object>(arg);
     py::handle(logger).attr("debug")(*call_args);
   } catch (py::error_already_set& e) {
     e.discard_as_unraisable("bridgeimport debug logging");

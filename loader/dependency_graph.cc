@@ -29,7 +29,6 @@ DependencyGraphState& Graph() {
   return *state;
 }
 
-
 py::list ToList(const std::vector<std::string>& names) {
   py::list out;
   for (const std::string& n : names) out.append(n);
@@ -78,7 +77,8 @@ py::dict DependencyGraph() {
   {
     DependencyGraphState& g = Graph();
     absl::MutexLock lock(g.mu);
-    for (const auto& [module, deps] : g.graph) copy.emplace_back(module, Sorted(deps.bridges));
+    for (const auto& [module, deps] : g.graph)
+      copy.emplace_back(module, Sorted(deps.bridges));
   }
   py::dict out;
   for (const auto& [module, deps] : copy) out[py::str(module)] = ToList(deps);
@@ -120,19 +120,22 @@ py::dict DependencyRecords(const std::vector<std::string>& names) {
       if (it == g.graph.end())
         records.emplace_back();
       else
-        records.emplace_back(Record(Sorted(it->second.bridges), Sorted(it->second.others)));
+        records.emplace_back(
+            Record(Sorted(it->second.bridges), Sorted(it->second.others)));
     }
   }
   py::dict out;
   for (size_t i = 0; i < names.size(); ++i)
-    out[py::str(names[i])] = records[i] ? py::object(py::make_tuple(ToList(records[i]->first),
-                                                                     ToList(records[i]->second)))
-                                        : py::object(py::none());
+    out[py::str(names[i])] =
+        records[i] ? py::object(py::make_tuple(ToList(records[i]->first),
+                                               ToList(records[i]->second)))
+                   : py::object(py::none());
   return out;
 }
 
 void RestoreDependencyRecords(const py::dict& records) {
-  std::vector<std::pair<std::string, std::optional<Deps>>> parsed;  // read first
+  std::vector<std::pair<std::string, std::optional<Deps>>>
+      parsed;  // read first
   for (auto item : records) {
     std::string name = ToUtf8(item.first);
     if (item.second.is_none()) {

@@ -39,7 +39,8 @@ int64_t BeginExecution(const std::string& name) {
   ExecutionState& e = Executions();
   absl::MutexLock lock(e.mu);
   ExecStats& s = e.stats[name];
-  int64_t epoch = s.started == s.executions ? static_cast<int64_t>(s.started) : -1;
+  int64_t epoch =
+      s.started == s.executions ? static_cast<int64_t>(s.started) : -1;
   ++s.started;
   return epoch;
 }

@@ -33,11 +33,14 @@ bool IsImportlibAbc(absl::string_view name) {
   return name == "importlib.abc" || name == "importlib._abc";
 }
 
-PyObject* ImportlibAbcSpec(PyObject* fullname, PyObject* path, PyObject* target) {
+PyObject* ImportlibAbcSpec(PyObject* fullname, PyObject* path,
+                           PyObject* target) {
   try {
-    py::object find_spec = py::module_::import("bridgeimport._abcs").attr("find_spec");
-    return CallParked(find_spec, py::make_tuple(py::handle(fullname), py::handle(path),
-                                                py::handle(target)))
+    py::object find_spec =
+        py::module_::import("bridgeimport._abcs").attr("find_spec");
+    return CallParked(find_spec,
+                      py::make_tuple(py::handle(fullname), py::handle(path),
+                                     py::handle(target)))
         .release()
         .ptr();
   } catch (py::error_already_set& e) {
@@ -70,7 +73,8 @@ PyObject* FastFindSpec(PyObject* capsule, PyObject* const* args,
       if (slot < 0 || slot < nargs) {
         PyErr_Format(PyExc_TypeError,
                      "find_spec() got an unexpected or repeated keyword "
-                     "argument '%U'", key);
+                     "argument '%U'",
+                     key);
         return nullptr;
       }
       params[slot] = args[nargs + k];
@@ -81,13 +85,16 @@ PyObject* FastFindSpec(PyObject* capsule, PyObject* const* args,
                     "find_spec() missing required argument 'fullname'");
     return nullptr;
   }
-  auto* finder = static_cast<FinderRef*>(PyCapsule_GetPointer(capsule, nullptr));
+  auto* finder =
+      static_cast<FinderRef*>(PyCapsule_GetPointer(capsule, nullptr));
   if (finder == nullptr) return nullptr;
   return (*finder)->FindSpec(params[0], params[1], params[2]);
 }
 
 PyMethodDef kFastFindSpecDef = {
-    "find_spec", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(FastFindSpec)),
+    "find_spec",
+    reinterpret_cast<PyCFunction>(
+        reinterpret_cast<void (*)(void)>(FastFindSpec)),
     METH_FASTCALL | METH_KEYWORDS,
     "find_spec(fullname, path=None, target=None)\n--\n\n"
     "Returns a ModuleSpec for a bridge module or mount package, None for "
@@ -131,18 +138,25 @@ void BindFastPath(py::object instance, const FinderRef& finder) {
 absl::Status ValidatePythonName(py::handle name, const std::string& utf8) {
   absl::Status valid = ValidateModuleName(utf8);
   if (valid.ok() && !IsAscii(utf8) && !IsPythonIdentifierPath(name))
-    return absl::InvalidArgumentError("module name component is not an identifier");
+    return absl::InvalidArgumentError(
+        "module name component is not an identifier");
   return valid;
 }
 
 const char* KindName(Resolution::Kind kind) {
   switch (kind) {
-    case Resolution::Kind::kMiss: return "miss";
-    case Resolution::Kind::kInvalidName: return "invalid";
-    case Resolution::Kind::kNotFound: return "not_found";
-    case Resolution::Kind::kPrefix: return "prefix";
-    case Resolution::Kind::kModule: return "module";
-    case Resolution::Kind::kPackage: return "package";
+    case Resolution::Kind::kMiss:
+      return "miss";
+    case Resolution::Kind::kInvalidName:
+      return "invalid";
+    case Resolution::Kind::kNotFound:
+      return "not_found";
+    case Resolution::Kind::kPrefix:
+      return "prefix";
+    case Resolution::Kind::kModule:
+      return "module";
+    case Resolution::Kind::kPackage:
+      return "package";
   }
   return "?";
 }
@@ -157,15 +171,17 @@ void LogFindHit(PyObject* fullname, const py::object& spec) {
 
 NativeFinder::NativeFinder()
     : cache_(std::make_shared<DirCache>()),
-      table_(std::shared_ptr<const MountTable>(*MountTable::Build({}, cache_))) {}
+      table_(
+          std::shared_ptr<const MountTable>(*MountTable::Build({}, cache_))) {}
 
 void NativeFinder::SetMounts(const py::list& configs) {
   std::vector<MountConfig> parsed;
   for (py::handle item : configs) {
     py::tuple t(py::reinterpret_borrow<py::object>(item));  // any sequence
     if (t.size() < 4)
-      throw py::value_error("bridgeimport: a mount config is (package, directories, "
-                            "pattern, allow_external_symlinks[, atomic])");
+      throw py::value_error(
+          "bridgeimport: a mount config is (package, directories, "
+          "pattern, allow_external_symlinks[, atomic])");
     MountConfig c;
     c.package = ToUtf8(t[0]);
     for (py::handle d : t[1]) c.directories.push_back(ToUtf8(d));
@@ -205,12 +221,14 @@ PyObject* NativeFinder::FindSpec(PyObject* fullname, PyObject* path,
     Py_RETURN_NONE;
   }
   absl::string_view name(utf8, static_cast<size_t>(size));
-  if (!table_.Local().MayServe(name)) {  // the miss path: no lock, no allocation
+  if (!table_.Local().MayServe(
+          name)) {  // the miss path: no lock, no allocation
     if (IsImportlibAbc(name)) return ImportlibAbcSpec(fullname, path, target);
     Py_RETURN_NONE;
   }
   try {
-    std::shared_ptr<const MountTable> table = table_.Get();  // stable across Python calls
+    std::shared_ptr<const MountTable> table =
+        table_.Get();  // stable across Python calls
     py::object spec = FindSpecHit(table, name, fullname, path, target);
     if (!spec.is_none() && DebugEnabled()) LogFindHit(fullname, spec);
     return spec.release().ptr();
@@ -218,16 +236,15 @@ PyObject* NativeFinder::FindSpec(PyObject* fullname, PyObject* path,
     e.restore();
     return nullptr;
   } catch (const std::exception& e) {
-    PyErr_Format(PyExc_RuntimeError, "bridgeimport: internal error in find_spec: %s",
-                 e.what());
+    PyErr_Format(PyExc_RuntimeError,
+                 "bridgeimport: internal error in find_spec: %s", e.what());
     return nullptr;
   }
 }
 
-py::object NativeFinder::FindSpecHit(const std::shared_ptr<const MountTable>& table,
-                                     absl::string_view name,
-                                     py::handle fullname, py::handle path,
-                                     py::handle target) {
+py::object NativeFinder::FindSpecHit(
+    const std::shared_ptr<const MountTable>& table, absl::string_view name,
+    py::handle fullname, py::handle path, py::handle target) {
   if (!IsAscii(name) && !IsPythonIdentifierPath(fullname)) return py::none();
   Resolution r = table->Resolve(name);
   switch (r.kind) {
@@ -261,7 +278,8 @@ bool NativeFinder::ExistsElsewhere(py::handle fullname, py::handle path,
     if (py::isinstance<NativeFinder>(finder)) continue;
     py::object find_spec = py::getattr(finder, "find_spec", py::none());
     if (find_spec.is_none()) continue;
-    py::object spec = CallParked(find_spec, py::make_tuple(fullname, path, target));
+    py::object spec =
+        CallParked(find_spec, py::make_tuple(fullname, path, target));
     if (!spec.is_none()) return true;
   }
   return false;
@@ -311,14 +329,16 @@ py::object NativeFinder::FileSpec(const Resolution& r, absl::string_view name,
   options.is_package = is_package;
   options.no_follow = !r.file_is_symlink;
   options.atomic = r.mount->atomic();
-  if (!r.mount->allow_external_symlinks()) options.roots = r.mount->real_directories();
-  py::object loader = WrapLoader(
-      std::make_unique<SourceLoader>(std::string(name), r.file, std::move(options)));
+  if (!r.mount->allow_external_symlinks())
+    options.roots = r.mount->real_directories();
+  py::object loader = WrapLoader(std::make_unique<SourceLoader>(
+      std::string(name), r.file, std::move(options)));
   // ModuleSpec's __init__ and properties are bytecode: parked calls.
   py::dict kwargs;
   kwargs["origin"] = r.file;
   kwargs["is_package"] = is_package;
-  py::object spec = CallParked(Refs().module_spec, py::make_tuple(fullname, loader), kwargs);
+  py::object spec =
+      CallParked(Refs().module_spec, py::make_tuple(fullname, loader), kwargs);
   SetAttrParked(spec, "has_location", Py_True);
   std::string cached = CachePathFor(r.file);
   if (!cached.empty()) SetAttrParked(spec, "cached", py::str(cached));
@@ -336,17 +356,19 @@ py::object NativeFinder::FileSpec(const Resolution& r, absl::string_view name,
   return spec;
 }
 
-py::object NativeFinder::MountPackageSpec(const Resolution& r, py::handle fullname,
+py::object NativeFinder::MountPackageSpec(const Resolution& r,
+                                          py::handle fullname,
                                           py::handle target) {
   std::string name = ToUtf8(fullname);
   std::vector<std::string> resources;
   if (r.mount != nullptr) resources = r.mount->directories();
-  py::object loader =
-      WrapLoader(std::make_unique<MountPackageLoader>(name, std::move(resources)));
+  py::object loader = WrapLoader(
+      std::make_unique<MountPackageLoader>(name, std::move(resources)));
   py::dict kwargs;
   kwargs["origin"] = py::none();
   kwargs["is_package"] = true;
-  py::object spec = CallParked(Refs().module_spec, py::make_tuple(fullname, loader), kwargs);
+  py::object spec =
+      CallParked(Refs().module_spec, py::make_tuple(fullname, loader), kwargs);
   py::list locations;
   locations.append(std::string(kPlaceholderScheme) + name);
   spec.attr("submodule_search_locations") = locations;
@@ -361,7 +383,8 @@ py::dict NativeFinder::Resolve(const py::object& name) {
   std::string utf8 = ToUtf8(name);
   std::shared_ptr<const MountTable> table = table_.Get();
   Resolution r;
-  absl::Status valid = table->MayServe(utf8) ? ValidatePythonName(name, utf8) : absl::OkStatus();
+  absl::Status valid =
+      table->MayServe(utf8) ? ValidatePythonName(name, utf8) : absl::OkStatus();
   if (!valid.ok()) {
     r.kind = Resolution::Kind::kInvalidName;
     r.detail = std::string(valid.message());
@@ -376,7 +399,8 @@ py::dict NativeFinder::Resolve(const py::object& name) {
   out["file"] = r.file.empty() ? py::object(py::none()) : py::str(r.file);
   out["directory"] =
       r.directory.empty() ? py::object(py::none()) : py::str(r.directory);
-  out["mount"] = r.mount ? py::object(py::str(r.mount->package())) : py::object(py::none());
+  out["mount"] = r.mount ? py::object(py::str(r.mount->package()))
+                         : py::object(py::none());
   out["detail"] = r.detail;
   return out;
 }
@@ -415,7 +439,8 @@ py::object NativeFinder::Load(const py::object& name, bool atomic) {
   py::object module = DictItem(modules, name);
   if (module && !module.is_none() && IsBridgeModule(module) &&
       !SpecInitializing(module.attr("__spec__")) &&
-      (!FindAndLoadRechecks() || DictItem(modules, name).ptr() == module.ptr())) {
+      (!FindAndLoadRechecks() ||
+       DictItem(modules, name).ptr() == module.ptr())) {
     RecordDependency(utf8);
     return module;
   }
@@ -431,14 +456,15 @@ py::object NativeFinder::Load(const py::object& name, bool atomic) {
   if (atomic) scope.emplace();
   // A null result means "not loaded here"; None is a legitimate result (a
   // module that put None in sys.modules), returned as CPython returns it.
-  module = table->MayServe(utf8) ? FindAndLoadNatively(*this, name, utf8) : py::object();
+  module = table->MayServe(utf8) ? FindAndLoadNatively(*this, name, utf8)
+                                 : py::object();
   if (!module) {
     py::dict r = Resolve(name);
     std::string kind = r["kind"].cast<std::string>();
     if (kind == "miss" || kind == "not_found" || kind == "invalid")
       throw MakeImportError(Refs().not_found,
-                            "bridgeimport: no bridge module '" + utf8 + "': " +
-                                r["detail"].cast<std::string>(),
+                            "bridgeimport: no bridge module '" + utf8 +
+                                "': " + r["detail"].cast<std::string>(),
                             utf8, "");
     module = ImportThroughImportSystem(name);
   }
@@ -448,30 +474,33 @@ py::object NativeFinder::Load(const py::object& name, bool atomic) {
 
 void RegisterFinder(py::module_& m) {
   InitImportSystem();  // its state made now, before any load can reach it
-  py::class_<NativeFinder, std::shared_ptr<NativeFinder>> cls(m, "Finder", py::dynamic_attr());
+  py::class_<NativeFinder, std::shared_ptr<NativeFinder>> cls(
+      m, "Finder", py::dynamic_attr());
   // __doc__, not a tp_doc: see RegisterLoader (bridge_loader.cc).
   cls.doc() = R"doc(
 bridgeimport's meta-path finder (importlib.abc.MetaPathFinder protocol).
 The process has one, `bridgeimport._native.finder`; bridgeimport.install()
 puts it at sys.meta_path[0].)doc";
-  cls.def("find_spec",
-           [](NativeFinder& f, py::object fullname, py::object path,
-              py::object target) {
-             PyObject* r = f.FindSpec(fullname.ptr(), path.ptr(), target.ptr());
-             if (!r) throw py::error_already_set();
-             return py::reinterpret_steal<py::object>(r);
-           },
-           py::arg("fullname"), py::arg("path") = py::none(),
-           py::arg("target") = py::none(),
-           "Returns a ModuleSpec for a bridge module or mount package, None "
-           "for every other name.")
+  cls.def(
+         "find_spec",
+         [](NativeFinder& f, py::object fullname, py::object path,
+            py::object target) {
+           PyObject* r = f.FindSpec(fullname.ptr(), path.ptr(), target.ptr());
+           if (!r) throw py::error_already_set();
+           return py::reinterpret_steal<py::object>(r);
+         },
+         py::arg("fullname"), py::arg("path") = py::none(),
+         py::arg("target") = py::none(),
+         "Returns a ModuleSpec for a bridge module or mount package, None "
+         "for every other name.")
       .def("invalidate_caches", &NativeFinder::InvalidateCaches,
            "Forgets cached directory listings (importlib.invalidate_caches).")
       .def("set_mounts", &NativeFinder::SetMounts, py::arg("configs"))
       .def("mounts", &NativeFinder::Mounts)
       .def("resolve", &NativeFinder::Resolve, py::arg("name"))
       .def("list_children", &NativeFinder::ListChildren, py::arg("package"))
-      .def("load", &NativeFinder::Load, py::arg("name"), py::arg("atomic") = false)
+      .def("load", &NativeFinder::Load, py::arg("name"),
+           py::arg("atomic") = false)
       .def("__repr__", [](const NativeFinder&) {
         return std::string("<bridgeimport.Finder>");
       });

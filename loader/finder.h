@@ -43,8 +43,9 @@ class NativeFinder {
   NativeFinder();
 
   // Replaces the mounts. `configs` is a list of (package, [directories],
-  // pattern, allow_external_symlinks, atomic). Raises ValueError, FileNotFoundError or
-  // NotADirectoryError and keeps the old mounts if any entry is bad.
+  // pattern, allow_external_symlinks, atomic). Raises ValueError,
+  // FileNotFoundError or NotADirectoryError and keeps the old mounts if any
+  // entry is bad.
   void SetMounts(const py::list& configs);
   // (package, (directories...), pattern, allow_external_symlinks, atomic).
   py::list Mounts() const;
@@ -76,7 +77,8 @@ class NativeFinder {
                       py::handle fullname, py::handle target);
   // A mount package (mount_package_loader.h) for a mount prefix; `r.mount`
   // (if any) gives its resource directories.
-  py::object MountPackageSpec(const Resolution& r, py::handle fullname, py::handle target);
+  py::object MountPackageSpec(const Resolution& r, py::handle fullname,
+                              py::handle target);
 
   std::shared_ptr<DirCache> cache_;
   Published<MountTable> table_;  // swapped whole by SetMounts

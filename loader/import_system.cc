@@ -45,7 +45,8 @@ py::object ModuleLockFor(const py::object& name) {
 // Holds one of the import system's per-module locks (_ModuleLockManager).
 class ModuleLockGuard {
  public:
-  explicit ModuleLockGuard(const py::object& name) : lock_(ModuleLockFor(name)) {
+  explicit ModuleLockGuard(const py::object& name)
+      : lock_(ModuleLockFor(name)) {
     PyObject* r = ParkIfEndedAtExit(
         [&] { return PyObject_CallMethod(lock_.ptr(), "acquire", nullptr); });
     if (r == nullptr) throw py::error_already_set();
@@ -107,8 +108,8 @@ bool NativePathApplies(const py::object& name) {
 
 // The module's parent package, as _find_and_load_unlocked sees it.
 struct Parent {
-  std::string name;             // "" for a top-level module
-  std::string child;            // the module's last component
+  std::string name;              // "" for a top-level module
+  std::string child;             // the module's last component
   py::object path = py::none();  // the parent's __path__ (None: top level)
   py::object spec = py::none();  // the parent's __spec__
 };
@@ -117,7 +118,8 @@ struct Parent {
 // module's lock); if that imported the module too ("crazy side-effects"),
 // or the parent is not a package, the import system's own path takes over
 // (nullopt).
-std::optional<Parent> ImportParent(const py::dict& modules, const py::object& name,
+std::optional<Parent> ImportParent(const py::dict& modules,
+                                   const py::object& name,
                                    const std::string& utf8) {
   Parent parent;
   parent.name = std::string(ParentName(utf8));
@@ -125,14 +127,16 @@ std::optional<Parent> ImportParent(const py::dict& modules, const py::object& na
   if (parent.name.empty()) return parent;
   if (!modules.contains(parent.name)) {
     PyObject* top = ParkIfEndedAtExit([&] {
-      return PyImport_ImportModuleLevel(parent.name.c_str(), nullptr, nullptr, nullptr, 0);
+      return PyImport_ImportModuleLevel(parent.name.c_str(), nullptr, nullptr,
+                                        nullptr, 0);
     });
     if (!top) throw py::error_already_set();
     Py_DECREF(top);
   }
   if (modules.contains(name)) return std::nullopt;
   py::object parent_module = DictItem(modules, parent.name.c_str());
-  if (!parent_module || !py::hasattr(parent_module, "__path__")) return std::nullopt;
+  if (!parent_module || !py::hasattr(parent_module, "__path__"))
+    return std::nullopt;
   parent.path = parent_module.attr("__path__");
   parent.spec = py::getattr(parent_module, "__spec__", py::none());
   return parent;
@@ -141,12 +145,15 @@ std::optional<Parent> ImportParent(const py::dict& modules, const py::object& na
 // _find_spec: the finder is asked under the global import lock. None (or a
 // name the finder's work imported meanwhile, which is the import system's):
 // a null object.
-py::object FindSpecUnderImportLock(NativeFinder& finder, const py::dict& modules,
-                                   const py::object& name, const py::object& path) {
+py::object FindSpecUnderImportLock(NativeFinder& finder,
+                                   const py::dict& modules,
+                                   const py::object& name,
+                                   const py::object& path) {
   py::object spec;
   {
     ImportLockGuard import_lock;
-    spec = py::reinterpret_steal<py::object>(finder.FindSpec(name.ptr(), path.ptr(), Py_None));
+    spec = py::reinterpret_steal<py::object>(
+        finder.FindSpec(name.ptr(), path.ptr(), Py_None));
   }
   if (!spec) throw py::error_already_set();
   if (spec.is_none() || modules.contains(name)) return py::object();
@@ -156,14 +163,16 @@ py::object FindSpecUnderImportLock(NativeFinder& finder, const py::dict& modules
 // module_from_spec + _init_module_attrs, in CPython's order.
 py::object ModuleFromSpec(const py::object& name, const py::object& spec,
                           const py::object& loader) {
-  py::object module = py::reinterpret_steal<py::object>(PyModule_NewObject(name.ptr()));
+  py::object module =
+      py::reinterpret_steal<py::object>(PyModule_NewObject(name.ptr()));
   if (!module) throw py::error_already_set();
   module.attr("__loader__") = loader;
   module.attr("__package__") = GetAttrParked(spec, "parent");
   module.attr("__spec__") = spec;
   py::object locations = spec.attr("submodule_search_locations");
   if (!locations.is_none()) module.attr("__path__") = locations;
-  if (py::bool_(GetAttrParked(spec, "has_location"))) {  // mount packages have no file
+  if (py::bool_(GetAttrParked(
+          spec, "has_location"))) {  // mount packages have no file
     module.attr("__file__") = spec.attr("origin");
     SetCachedAttribute(module, spec);
   }
@@ -198,7 +207,8 @@ py::object LoadUnlocked(const GilOwner& owner, const py::dict& modules,
       throw py::error_already_set();
     }
     module = std::move(current);
-    if (PyDict_DelItem(modules.ptr(), name.ptr()) != 0) throw py::error_already_set();
+    if (PyDict_DelItem(modules.ptr(), name.ptr()) != 0)
+      throw py::error_already_set();
     modules[name] = module;
   } catch (...) {
     owner.ParkIfLost();  // a forced unwind: no Python without the GIL
@@ -211,11 +221,14 @@ py::object LoadUnlocked(const GilOwner& owner, const py::dict& modules,
 
 // _find_and_load_unlocked's end: the module becomes an attribute of its
 // parent (an ImportWarning if the parent refuses it).
-void BindToParent(const py::dict& modules, const Parent& parent, const py::object& module) {
+void BindToParent(const py::dict& modules, const Parent& parent,
+                  const py::object& module) {
   if (parent.name.empty()) return;
   py::object parent_now = DictItem(modules, parent.name.c_str());
   if (!parent_now) return;
-  if (PyObject_SetAttrString(parent_now.ptr(), parent.child.c_str(), module.ptr()) == 0) return;
+  if (PyObject_SetAttrString(parent_now.ptr(), parent.child.c_str(),
+                             module.ptr()) == 0)
+    return;
   PyErr_Clear();
   std::string message = "Cannot set an attribute on '" + parent.name +
                         "' for child module '" + parent.child + "'";
@@ -241,7 +254,8 @@ py::object FindAndLoadNatively(NativeFinder& finder, const py::object& name,
   if (modules.contains(name)) return py::object();
   std::optional<Parent> parent = ImportParent(modules, name, utf8);
   if (!parent) return py::object();
-  py::object spec = FindSpecUnderImportLock(finder, modules, name, parent->path);
+  py::object spec =
+      FindSpecUnderImportLock(finder, modules, name, parent->path);
   if (!spec) return py::object();
   py::object module = LoadUnlocked(owner, modules, name, spec, *parent);
   lock.Keep(name);

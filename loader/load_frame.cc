@@ -1,4 +1,5 @@
-// load_frame.cc: dependency recording while bridge modules execute (see the .h).
+// load_frame.cc: dependency recording while bridge modules execute (see the
+// .h).
 #include "loader/load_frame.h"
 
 #include <pthread.h>
@@ -123,9 +124,11 @@ py::object SetWrapped(WrappedSlot& w, py::object value) {
 // Run by the busy thread only (see HookState). Every reference it drops goes
 // to `released`, dropped once the thread is no longer busy: dropping one may
 // free an object and run Python code, which may open a frame.
-void WrapSlot(PyObject* builtins, WrappedSlot& w, std::vector<py::object>& released) {
+void WrapSlot(PyObject* builtins, WrappedSlot& w,
+              std::vector<py::object>& released) {
   if (!w.hook) return;
-  released.push_back(SlotValue(builtins, w.slot));  // alive while builtins changes
+  released.push_back(
+      SlotValue(builtins, w.slot));  // alive while builtins changes
   PyObject* current = released.back().ptr();
   if (current == nullptr) return;  // no __lazy_import__ before 3.15
   if (w.stranded) {
@@ -140,15 +143,18 @@ void WrapSlot(PyObject* builtins, WrappedSlot& w, std::vector<py::object>& relea
     w.stranded = true;
     return;
   }
-  released.push_back(SetWrapped(w, py::reinterpret_borrow<py::object>(current)));
+  released.push_back(
+      SetWrapped(w, py::reinterpret_borrow<py::object>(current)));
   if (PyDict_SetItemString(builtins, w.slot, w.hook.ptr()) != 0) PyErr_Clear();
 }
 
-void UnwrapSlot(PyObject* builtins, WrappedSlot& w, std::vector<py::object>& released) {
+void UnwrapSlot(PyObject* builtins, WrappedSlot& w,
+                std::vector<py::object>& released) {
   if (w.stranded || !w.wrapped) return;
   released.push_back(SlotValue(builtins, w.slot));
   if (released.back().ptr() == w.hook.ptr()) {
-    if (PyDict_SetItemString(builtins, w.slot, w.wrapped.ptr()) != 0) PyErr_Clear();
+    if (PyDict_SetItemString(builtins, w.slot, w.wrapped.ptr()) != 0)
+      PyErr_Clear();
   } else {
     // Someone replaced it while we were installed and may call us.
     w.stranded = true;
@@ -192,7 +198,7 @@ void EndHookWork() {
 
 void InstallHook() {
   if (!CountFrame(+1)) return;
-  std::vector<py::object> released;  // dropped after EndHookWork()
+  std::vector<py::object> released;           // dropped after EndHookWork()
   PyObject* builtins = PyEval_GetBuiltins();  // borrowed: this frame's builtins
   if (builtins != nullptr) {
     WrapSlot(builtins, Hook().plain, released);
@@ -320,7 +326,8 @@ PyObject* LazyImportHook(PyObject*, PyObject* const* args, Py_ssize_t nargs,
     if (level == -1 && PyErr_Occurred()) throw py::error_already_set();
     std::string absolute = AbsoluteName(params[0], params[1], level);
     if (absolute.empty()) return result;
-    bool from = params[3] != nullptr && params[3] != Py_None && PyObject_IsTrue(params[3]) == 1;
+    bool from = params[3] != nullptr && params[3] != Py_None &&
+                PyObject_IsTrue(params[3]) == 1;
     if (PyErr_Occurred()) PyErr_Clear();
     // A lazy-imports filter may keep the import eager: then it is recorded
     // as ImportHook records one. Else `import a.b` binds a proxy, resolved on
@@ -358,9 +365,11 @@ PyMethodDef kImportHookDef = {
     "original does and records bridge-module dependencies (bridgeimport)."};
 PyMethodDef kLazyImportHookDef = {
     "__lazy_import__",
-    reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(LazyImportHook)),
+    reinterpret_cast<PyCFunction>(
+        reinterpret_cast<void (*)(void)>(LazyImportHook)),
     METH_FASTCALL | METH_KEYWORDS,
-    "__lazy_import__(name, globals=None, locals=None, fromlist=(), level=0)\n--\n\n"
+    "__lazy_import__(name, globals=None, locals=None, fromlist=(), "
+    "level=0)\n--\n\n"
     "builtins.__lazy_import__ while bridge modules execute: does what the "
     "original does and records the statement as a dependency (bridgeimport)."};
 }  // namespace
@@ -392,7 +401,8 @@ void LoadFrame::Succeeded(py::handle module) {
   // transactions, not for dependencies(): the execution bound them but did
   // not import them. Unloaded names and attributes cost a string each.
   for (const std::string& lazy : lazy_deps_)
-    if (lazy != name_ && !record.bridges.contains(lazy)) record.others.insert(lazy);
+    if (lazy != name_ && !record.bridges.contains(lazy))
+      record.others.insert(lazy);
   CommitDependencies(name_, std::move(record));
   if (parent_ != nullptr) {
     if (parent_->name_ != name_ && parent_->deps_.insert(name_).second)
@@ -428,7 +438,8 @@ std::vector<std::string> LoadFrame::LoadedFirst() const {
 }
 
 void LoadFrame::Record(const std::string& name) {
-  if (name.empty() || name == name_ || deps_.contains(name) || other_deps_.contains(name))
+  if (name.empty() || name == name_ || deps_.contains(name) ||
+      other_deps_.contains(name))
     return;
   // A strong reference: another thread may remove the entry meanwhile.
   py::object module = DictItem(SysModules(), name.c_str());
@@ -441,17 +452,20 @@ void LoadFrame::Record(const std::string& name) {
 }
 
 void LoadFrame::RecordWithParents(const std::string& absolute) {
-  for (absl::string_view p = absolute; !p.empty(); p = ParentName(p)) Record(std::string(p));
+  for (absl::string_view p = absolute; !p.empty(); p = ParentName(p))
+    Record(std::string(p));
 }
 
 void LoadFrame::ForgetLoadedSince(size_t mark) {
-  for (size_t i = mark; i < loaded_deps_.size(); ++i) deps_.erase(loaded_deps_[i]);
+  for (size_t i = mark; i < loaded_deps_.size(); ++i)
+    deps_.erase(loaded_deps_[i]);
   loaded_deps_.resize(mark);
 }
 
 // `from a import b, c` binds what it names: submodule a.b is a dependency of
 // its own, a plain attribute c (or `*`) makes a one.
-void LoadFrame::RecordFromImport(const std::string& absolute, py::handle fromlist) {
+void LoadFrame::RecordFromImport(const std::string& absolute,
+                                 py::handle fromlist) {
   bool whole = false;
   for (py::handle item : fromlist) {
     if (!PyUnicode_Check(item.ptr())) continue;
@@ -467,13 +481,15 @@ void LoadFrame::RecordFromImport(const std::string& absolute, py::handle fromlis
 // A lazy `from a import b`: what loaded module a has is bound at once (its
 // loaded submodule a.b, or its attribute b); the rest is a proxy, recorded
 // by name.
-void LoadFrame::RecordLazyFromImport(const std::string& absolute, py::handle fromlist) {
+void LoadFrame::RecordLazyFromImport(const std::string& absolute,
+                                     py::handle fromlist) {
   py::dict modules = SysModules();
   py::object source = DictItem(modules, absolute.c_str());
   // Its namespace, read without attribute lookups (no __getattr__ runs).
-  py::object ns = source && PyModule_Check(source.ptr())
-                      ? py::reinterpret_borrow<py::object>(PyModule_GetDict(source.ptr()))
-                      : py::object();
+  py::object ns =
+      source && PyModule_Check(source.ptr())
+          ? py::reinterpret_borrow<py::object>(PyModule_GetDict(source.ptr()))
+          : py::object();
   bool whole = false;
   for (py::handle item : fromlist) {
     if (!PyUnicode_Check(item.ptr())) continue;
@@ -505,14 +521,17 @@ void RegisterLoadFrames(py::module_& m) {
   HookState& h = Hook();
   PyObject* hook = PyCFunction_NewEx(&kImportHookDef, nullptr, nullptr);
   if (hook == nullptr) throw py::error_already_set();
-  PyObject* lazy_hook = PyCFunction_NewEx(&kLazyImportHookDef, nullptr, nullptr);
+  PyObject* lazy_hook =
+      PyCFunction_NewEx(&kLazyImportHookDef, nullptr, nullptr);
   if (lazy_hook == nullptr) throw py::error_already_set();
   {
     // Once, before any frame can open (so read by busy threads unlocked).
     h.plain.hook = py::reinterpret_steal<py::object>(hook);
     h.lazy.hook = py::reinterpret_steal<py::object>(lazy_hook);
     static std::once_flag at_fork;
-    std::call_once(at_fork, [] { pthread_atfork(nullptr, nullptr, ForgetHookWorkInChild); });
+    std::call_once(at_fork, [] {
+      pthread_atfork(nullptr, nullptr, ForgetHookWorkInChild);
+    });
   }
   m.attr("import_hook") = py::handle(hook);
   m.attr("lazy_import_hook") = py::handle(lazy_hook);

@@ -116,8 +116,8 @@ void RecordDependency(const std::string& name);
 PyObject* ImportHook(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                      PyObject* kwnames);
 // builtins.__lazy_import__ likewise, where the interpreter has one.
-PyObject* LazyImportHook(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
-                         PyObject* kwnames);
+PyObject* LazyImportHook(PyObject* self, PyObject* const* args,
+                         Py_ssize_t nargs, PyObject* kwnames);
 
 // _native.import_hook and lazy_import_hook (the wrappers, for tests).
 void RegisterLoadFrames(py::module_& m);

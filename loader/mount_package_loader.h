@@ -24,7 +24,8 @@ class MountPackageLoader final : public BridgeLoader {
  public:
   // `resource_directories`: the mount's directories, if the package is a
   // mount's own package, else none.
-  MountPackageLoader(std::string name, std::vector<std::string> resource_directories)
+  MountPackageLoader(std::string name,
+                     std::vector<std::string> resource_directories)
       : BridgeLoader(std::move(name), /*is_package=*/true),
         resource_directories_(std::move(resource_directories)) {}
 
@@ -36,7 +37,7 @@ class MountPackageLoader final : public BridgeLoader {
   // Raises ImportError: a mount package has no file.
   py::object GetFilename(py::object fullname) const override;
   std::string Repr() const override;
-  bool SourceChanged() const override { return false; }   // no source to change
+  bool SourceChanged() const override { return false; }  // no source to change
   py::object SourceStamp() const override { return py::none(); }
 
  private:

@@ -1,8 +1,6 @@
 // py_support.cc: the shared CPython facilities of loader/ (see the .h).
 #include "loader/py_support.h"
 
-#include "finders/pyc_header.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -10,6 +8,8 @@
 #include <unistd.h>
 
 #include <memory>
+
+#include "finders/pyc_header.h"
 
 namespace bridgeimport {
 namespace {
@@ -24,8 +24,8 @@ PyRefs& MutableRefs() {
 py::object NewException(py::module_& m, const char* name, const char* doc,
                         py::tuple bases) {
   std::string qualified = std::string("bridgeimport.") + name;
-  PyObject* type = PyErr_NewExceptionWithDoc(qualified.c_str(), doc,
-                                             bases.ptr(), nullptr);
+  PyObject* type =
+      PyErr_NewExceptionWithDoc(qualified.c_str(), doc, bases.ptr(), nullptr);
   if (!type) throw py::error_already_set();
   py::object obj = py::reinterpret_steal<py::object>(type);
   m.attr(name) = obj;
@@ -46,7 +46,8 @@ void InitPyRefs(py::module_& m) {
   r.sys = py::module_::import("sys");
   InitCPythonPrivate();
   // importlib.machinery.all_suffixes(), spelled out.
-  for (const char* kind : {"SOURCE_SUFFIXES", "BYTECODE_SUFFIXES", "EXTENSION_SUFFIXES"})
+  for (const char* kind :
+       {"SOURCE_SUFFIXES", "BYTECODE_SUFFIXES", "EXTENSION_SUFFIXES"})
     for (py::handle s : external.attr(kind))
       r.module_suffixes.push_back(s.cast<std::string>());
   r.magic = external.attr("MAGIC_NUMBER").cast<std::string>();
@@ -67,10 +68,10 @@ void InitPyRefs(py::module_& m) {
       "No mounted directory serves the requested bridge module.",
       py::make_tuple(py::handle(PyExc_ModuleNotFoundError), r.bridge_error));
   // Defined here, with the errors, so that using it costs no import.
-  NewException(m, "BridgeImportWarning",
-               "Base class of bridgeimport's warnings; a subclass of UserWarning.",
-               py::make_tuple(py::handle(PyExc_UserWarning)));
-
+  NewException(
+      m, "BridgeImportWarning",
+      "Base class of bridgeimport's warnings; a subclass of UserWarning.",
+      py::make_tuple(py::handle(PyExc_UserWarning)));
 }
 
 py::error_already_set MakeImportError(const py::object& type,
@@ -111,7 +112,8 @@ py::dict SysModules() {
 py::object DictItem(py::handle dict, py::handle key) {
 #if PY_VERSION_HEX >= 0x030D0000
   PyObject* value = nullptr;
-  if (PyDict_GetItemRef(dict.ptr(), key.ptr(), &value) < 0) throw py::error_already_set();
+  if (PyDict_GetItemRef(dict.ptr(), key.ptr(), &value) < 0)
+    throw py::error_already_set();
   return py::reinterpret_steal<py::object>(value);
 #else
   PyObject* value = PyDict_GetItemWithError(dict.ptr(), key.ptr());  // borrowed
@@ -123,19 +125,22 @@ py::object DictItem(py::handle dict, py::handle key) {
 py::object DictItem(py::handle dict, const char* key) {
 #if PY_VERSION_HEX >= 0x030D0000
   PyObject* value = nullptr;
-  if (PyDict_GetItemStringRef(dict.ptr(), key, &value) < 0) throw py::error_already_set();
+  if (PyDict_GetItemStringRef(dict.ptr(), key, &value) < 0)
+    throw py::error_already_set();
   return py::reinterpret_steal<py::object>(value);
 #else
   return DictItem(dict, py::str(key));
 #endif
 }
 
-FileContents ReadFileForModule(const std::string& path, const std::string& module,
-                               bool no_follow, const std::vector<std::string>* within) {
+FileContents ReadFileForModule(const std::string& path,
+                               const std::string& module, bool no_follow,
+                               const std::vector<std::string>* within) {
   // The GIL stays held: these are small local files, and a thread that
   // re-acquires the GIL while the interpreter finalises is ended from inside
   // C++ destructors, which aborts the process.
-  absl::StatusOr<FileContents> contents = ReadWholeFile(path, no_follow, within);
+  absl::StatusOr<FileContents> contents =
+      ReadWholeFile(path, no_follow, within);
   if (contents.ok()) return *std::move(contents);
   std::string reason(contents.status().message());
   if (no_follow && reason.find(strerror(ELOOP)) != std::string::npos)

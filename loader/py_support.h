@@ -84,7 +84,8 @@ template <typename F>
 #if defined(__GLIBCXX__)
 __attribute__((no_sanitize("undefined")))
 #endif
-decltype(auto) ParkIfEndedAtExit(F&& f) {
+decltype(auto)
+ParkIfEndedAtExit(F&& f) {
 #if defined(__GLIBCXX__)
   try {
     return f();
@@ -108,7 +109,8 @@ inline py::object CallParked(py::handle callable, const py::tuple& args,
 // getattr / setattr that may run a property's bytecode (ModuleSpec.parent,
 // .cached, .has_location), parked as ParkIfEndedAtExit.
 inline py::object GetAttrParked(py::handle obj, const char* name) {
-  PyObject* r = ParkIfEndedAtExit([&] { return PyObject_GetAttrString(obj.ptr(), name); });
+  PyObject* r = ParkIfEndedAtExit(
+      [&] { return PyObject_GetAttrString(obj.ptr(), name); });
   if (r == nullptr) throw py::error_already_set();
   return py::reinterpret_steal<py::object>(r);
 }
@@ -137,18 +139,21 @@ class GilOwner {
 // importlib.machinery and importlib.util re-export), so that loading the
 // extension imports nothing.
 struct PyRefs {
-  py::object module_spec;      // importlib.machinery.ModuleSpec
-  py::object compile;          // builtins.compile
-  py::object decode_source;    // importlib.util.decode_source
-  py::object sys;              // the sys module
-  py::object bridge_error;     // bridgeimport.BridgeImportError(ImportError)
-  py::object invalid_name;     // InvalidModuleNameError(BridgeImportError, ValueError)
-  py::object not_found;        // BridgeNotFoundError(ModuleNotFoundError, BridgeImportError)
-  std::vector<std::string> module_suffixes;  // importlib.machinery.all_suffixes()
-  std::string magic;           // importlib.util.MAGIC_NUMBER
-  std::string cache_tag;       // sys.implementation.cache_tag ("" if None)
-  py::object name_fromlist;    // ("__name__",): PyImport_ImportModuleLevelObject
-                               // then returns the module itself
+  py::object module_spec;    // importlib.machinery.ModuleSpec
+  py::object compile;        // builtins.compile
+  py::object decode_source;  // importlib.util.decode_source
+  py::object sys;            // the sys module
+  py::object bridge_error;   // bridgeimport.BridgeImportError(ImportError)
+  py::object
+      invalid_name;  // InvalidModuleNameError(BridgeImportError, ValueError)
+  py::object
+      not_found;  // BridgeNotFoundError(ModuleNotFoundError, BridgeImportError)
+  std::vector<std::string>
+      module_suffixes;       // importlib.machinery.all_suffixes()
+  std::string magic;         // importlib.util.MAGIC_NUMBER
+  std::string cache_tag;     // sys.implementation.cache_tag ("" if None)
+  py::object name_fromlist;  // ("__name__",): PyImport_ImportModuleLevelObject
+                             // then returns the module itself
 };
 
 // Looks everything up (and InitCPythonPrivate()'s objects) and defines the
@@ -168,7 +173,9 @@ py::error_already_set MakeImportError(const py::object& type,
 void AddNote(const py::error_already_set& error, const std::string& note);
 
 // str(obj) as UTF-8.
-inline std::string ToUtf8(py::handle obj) { return py::str(obj).cast<std::string>(); }
+inline std::string ToUtf8(py::handle obj) {
+  return py::str(obj).cast<std::string>();
+}
 
 // The module dict sys.modules, as the import system uses it.
 py::dict SysModules();
@@ -192,9 +199,9 @@ inline py::object Exchange(py::object& slot, py::object value) {
 // BridgeImportError naming `module` and the file on any failure. With
 // `within`, the opened file must lie below one of those real directories
 // (see ReadWholeFile). Keeps the GIL (see the .cc).
-FileContents ReadFileForModule(const std::string& path, const std::string& module,
-                               bool no_follow,
-                               const std::vector<std::string>* within = nullptr);
+FileContents ReadFileForModule(
+    const std::string& path, const std::string& module, bool no_follow,
+    const std::vector<std::string>* within = nullptr);
 
 // The bytecode cache path for `source` under the interpreter's current
 // settings (cache_tag, sys.flags.optimize, sys.pycache_prefix); "" when the

@@ -35,11 +35,13 @@ void LogRefused(const std::string& cache_path, const SourceFile& source,
 // any, with "always") is compared with the source's hash, read into
 // `found->source`; "never", or an unchecked pyc by default, is trusted by
 // definition.
-PycCheck ValidateHashPycForLoad(const PycHeader& header, const SourceFile& source,
-                                CachedCode* found) {
+PycCheck ValidateHashPycForLoad(const PycHeader& header,
+                                const SourceFile& source, CachedCode* found) {
   const std::string mode = CheckHashBasedPycs();
-  if (mode == "never" || (!header.check_source() && mode != "always")) return {};
-  found->source = ReadFileForModule(source.path, source.module, source.no_follow, source.roots);
+  if (mode == "never" || (!header.check_source() && mode != "always"))
+    return {};
+  found->source = ReadFileForModule(source.path, source.module,
+                                    source.no_follow, source.roots);
   return ValidateHashPyc(header, std::string(SourceHash(found->source->data)));
 }
 
@@ -48,7 +50,8 @@ PycCheck ValidateHashPycForLoad(const PycHeader& header, const SourceFile& sourc
 PycCheck UnmarshalCode(const std::string& pyc, const std::string& source_path,
                        py::object* code) {
   PyObject* obj = PyMarshal_ReadObjectFromString(
-      pyc.data() + kPycHeaderSize, static_cast<Py_ssize_t>(pyc.size() - kPycHeaderSize));
+      pyc.data() + kPycHeaderSize,
+      static_cast<Py_ssize_t>(pyc.size() - kPycHeaderSize));
   if (obj == nullptr) {
     py::error_already_set error;  // fetched: the reason, then forgotten
     return {PycVerdict::kCorrupt,
@@ -56,14 +59,15 @@ PycCheck UnmarshalCode(const std::string& pyc, const std::string& source_path,
   }
   py::object body = py::reinterpret_steal<py::object>(obj);
   if (!PyCode_Check(body.ptr()))
-    return {PycVerdict::kCorrupt, std::string("the body is a ") + Py_TYPE(obj)->tp_name +
-                                      ", not code"};
+    return {PycVerdict::kCorrupt, std::string("the body is a ") +
+                                      Py_TYPE(obj)->tp_name + ", not code"};
   FixCodeFilename(body, source_path);
   *code = std::move(body);
   return {};
 }
 
-CachedCode ReadCachedCode(const std::string& cache_path, const SourceFile& source) {
+CachedCode ReadCachedCode(const std::string& cache_path,
+                          const SourceFile& source) {
   CachedCode found;
   // Code from outside the mount must not run, by way of the pyc either. A
   // pyc in the source's own __pycache__ is checked as it is read (no extra
@@ -72,12 +76,13 @@ CachedCode ReadCachedCode(const std::string& cache_path, const SourceFile& sourc
   const size_t slash = path.rfind('/');
   const bool pyc_beside_source =
       slash != std::string::npos &&
-      cache_path.compare(0, slash + 13, path.substr(0, slash) + "/__pycache__/") == 0;
-  absl::StatusOr<FileStat> source_stat =
-      StatFile(path, source.no_follow, pyc_beside_source ? nullptr : source.roots);
+      cache_path.compare(0, slash + 13,
+                         path.substr(0, slash) + "/__pycache__/") == 0;
+  absl::StatusOr<FileStat> source_stat = StatFile(
+      path, source.no_follow, pyc_beside_source ? nullptr : source.roots);
   if (!source_stat.ok()) return found;  // reading the source reports it
-  absl::StatusOr<FileContents> pyc =
-      ReadWholeFile(cache_path, false, pyc_beside_source ? source.roots : nullptr);
+  absl::StatusOr<FileContents> pyc = ReadWholeFile(
+      cache_path, false, pyc_beside_source ? source.roots : nullptr);
   if (!pyc.ok()) {  // no cache yet is the common case, not worth a line
     if (!absl::IsNotFound(pyc.status()))
       LogRefused(cache_path, source,
@@ -91,9 +96,10 @@ CachedCode ReadCachedCode(const std::string& cache_path, const SourceFile& sourc
     found.check_source = header.check_source();
     check = ValidateHashPycForLoad(header, source, &found);
   } else if (check.ok()) {
-    check = ValidateTimestampPyc(header, source_stat->mtime_sec, source_stat->mtime_nsec,
-                                 source_stat->size);
-    if (check.ok()) check = ValidatePycSettled(source_stat->mtime_ns, pyc->mtime_ns);
+    check = ValidateTimestampPyc(header, source_stat->mtime_sec,
+                                 source_stat->mtime_nsec, source_stat->size);
+    if (check.ok())
+      check = ValidatePycSettled(source_stat->mtime_ns, pyc->mtime_ns);
   }
   if (check.ok()) check = UnmarshalCode(pyc->data, path, &found.code);
   if (!check.ok()) {
@@ -123,7 +129,8 @@ bool WritePyc(const std::string& cache_path, const py::object& code,
         refs.magic, PycMtimeSeconds(source.mtime_sec, source.mtime_nsec),
         source.data.size());
   }
-  PyObject* marshalled = PyMarshal_WriteObjectToString(code.ptr(), Py_MARSHAL_VERSION);
+  PyObject* marshalled =
+      PyMarshal_WriteObjectToString(code.ptr(), Py_MARSHAL_VERSION);
   if (marshalled == nullptr) {
     PyErr_Clear();  // an unmarshallable constant: just no cache
     return false;
@@ -143,22 +150,25 @@ namespace {
 // pyc is always compared with its source (doctor reports an unchecked one
 // that no longer matches, which Python runs anyway), and racy comes last, so
 // that stale and corrupt keep their names.
-py::tuple CheckPyc(const std::string& source_path, const std::string& pyc_path) {
+py::tuple CheckPyc(const std::string& source_path,
+                   const std::string& pyc_path) {
   auto result = [](const PycCheck& check) {
     return py::make_tuple(PycVerdictName(check.verdict), check.reason);
   };
   absl::StatusOr<FileContents> pyc = ReadWholeFile(pyc_path, false);
-  if (!pyc.ok()) return result({PycVerdict::kMissing, std::string(pyc.status().message())});
+  if (!pyc.ok())
+    return result({PycVerdict::kMissing, std::string(pyc.status().message())});
   absl::StatusOr<FileContents> source = ReadWholeFile(source_path, false);
   if (!source.ok())
-    return result({PycVerdict::kNoSource, std::string(source.status().message())});
+    return result(
+        {PycVerdict::kNoSource, std::string(source.status().message())});
   PycHeader header;
   PycCheck check = ClassifyPyc(pyc->data, Refs().magic, &header);
   if (check.ok())
     check = header.hash_based()
                 ? ValidateHashPyc(header, std::string(SourceHash(source->data)))
-                : ValidateTimestampPyc(header, source->mtime_sec, source->mtime_nsec,
-                                       source->size);
+                : ValidateTimestampPyc(header, source->mtime_sec,
+                                       source->mtime_nsec, source->size);
   py::object code;
   if (check.ok()) check = UnmarshalCode(pyc->data, source_path, &code);
   if (check.ok() && !header.hash_based())
@@ -169,15 +179,16 @@ py::tuple CheckPyc(const std::string& source_path, const std::string& pyc_path) 
 }  // namespace
 
 void RegisterPycPolicy(py::module_& m) {
-  m.def("check_pyc", &CheckPyc, py::arg("source_path"), py::arg("pyc_path"),
-        "(verdict, reason) for the bytecode cache file `pyc_path` of the source "
-        "file `source_path`, judged by the loader's own validators. verdict: "
-        "'ok' (the loader would use it; reason ''), 'missing' (no readable "
-        "pyc), 'no_source' (the source cannot be read), 'stale' (another "
-        "interpreter's magic number, or the source's mtime, size or hash "
-        "differ), 'corrupt' (truncated header, not a pyc, undefined flags, a "
-        "body that is not code), 'racy' (valid for CPython, but written before "
-        "the source's mtime second was over: bridgeimport recompiles it).");
+  m.def(
+      "check_pyc", &CheckPyc, py::arg("source_path"), py::arg("pyc_path"),
+      "(verdict, reason) for the bytecode cache file `pyc_path` of the source "
+      "file `source_path`, judged by the loader's own validators. verdict: "
+      "'ok' (the loader would use it; reason ''), 'missing' (no readable "
+      "pyc), 'no_source' (the source cannot be read), 'stale' (another "
+      "interpreter's magic number, or the source's mtime, size or hash "
+      "differ), 'corrupt' (truncated header, not a pyc, undefined flags, a "
+      "body that is not code), 'racy' (valid for CPython, but written before "
+      "the source's mtime second was over: bridgeimport recompiles it).");
   m.def(
       "settled_before",
       [](int64_t mtime_ns, int64_t ctime_ns, int64_t when_ns) {

@@ -61,7 +61,8 @@ struct CachedCode {
 // The code of `cache_path` if it is a valid pyc for `source`, else a null
 // `code` (logging why, at DEBUG). Throws only what reading the source for a
 // hash check throws (BridgeImportError).
-CachedCode ReadCachedCode(const std::string& cache_path, const SourceFile& source);
+CachedCode ReadCachedCode(const std::string& cache_path,
+                          const SourceFile& source);
 
 // The code object in a pyc's body (after the header), its co_filename
 // pointed at `source_path`; else kCorrupt with the reason in the result.

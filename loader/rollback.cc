@@ -1,4 +1,5 @@
-// rollback.cc: restoring sys.modules and namespaces after a failure (see the .h).
+// rollback.cc: restoring sys.modules and namespaces after a failure (see the
+// .h).
 #include "loader/rollback.h"
 
 #include <algorithm>
@@ -33,11 +34,12 @@ bool KeyBelow(PyObject* key, const std::string& prefix) {
 
 }  // namespace
 
-void AttachReloadSnapshot(py::handle spec, py::handle target, const std::string& name) {
+void AttachReloadSnapshot(py::handle spec, py::handle target,
+                          const std::string& name) {
   // Which executions of the module had begun (see TakeReloadSnapshot).
   int64_t epoch = ExecutionEpoch(name);
-  py::object snapshot =
-      py::reinterpret_steal<py::object>(PyDict_Copy(target.attr("__dict__").ptr()));
+  py::object snapshot = py::reinterpret_steal<py::object>(
+      PyDict_Copy(target.attr("__dict__").ptr()));
   if (!snapshot) throw py::error_already_set();
   spec.attr(kReloadSnapshotAttr) = py::make_tuple(target, snapshot, epoch);
 }
@@ -52,18 +54,20 @@ void AttachReloadSnapshot(py::handle spec, py::handle target, const std::string&
 // and only the import attributes stay as this reload set them.
 py::object TakeReloadSnapshot(py::handle module, const py::object& spec,
                               const py::dict& ns, int64_t epoch) {
-  py::object pending = spec.is_none() ? py::object(py::none())
-                                      : py::getattr(spec, kReloadSnapshotAttr, py::none());
+  py::object pending = spec.is_none()
+                           ? py::object(py::none())
+                           : py::getattr(spec, kReloadSnapshotAttr, py::none());
   py::object snapshot;
-  if (epoch >= 0 && py::isinstance<py::tuple>(pending) && py::len(pending) == 3 &&
-      pending[py::int_(0)].ptr() == module.ptr() &&
+  if (epoch >= 0 && py::isinstance<py::tuple>(pending) &&
+      py::len(pending) == 3 && pending[py::int_(0)].ptr() == module.ptr() &&
       py::int_(pending[py::int_(2)]).cast<int64_t>() == epoch) {
     snapshot = pending[py::int_(1)];
   } else {
     snapshot = py::reinterpret_steal<py::object>(PyDict_Copy(ns.ptr()));
     if (!snapshot) throw py::error_already_set();
   }
-  if (!pending.is_none() && PyObject_DelAttrString(spec.ptr(), kReloadSnapshotAttr) != 0)
+  if (!pending.is_none() &&
+      PyObject_DelAttrString(spec.ptr(), kReloadSnapshotAttr) != 0)
     PyErr_Clear();
   return snapshot;
 }
@@ -81,7 +85,8 @@ void RestoreNamespace(const py::dict& ns, const py::object& snapshot) {
       if (in_snapshot < 0) PyErr_Clear();
       continue;
     }
-    py::object value = DictItem(ns, key);  // module code may run on other threads
+    py::object value =
+        DictItem(ns, key);  // module code may run on other threads
     if (value) released.append(value);
     if (PyDict_DelItem(ns.ptr(), key.ptr()) != 0) PyErr_Clear();
   }
@@ -93,9 +98,9 @@ void RestoreNamespace(const py::dict& ns, const py::object& snapshot) {
 // exactly the additions, at no cost to successful loads. Entries that were
 // there before the load sit before `name` and are left alone. If `name` is
 // gone (the module removed itself), `loaded_here` stands in for the walk.
-std::vector<std::string> RemoveAddedBelow(const std::string& name,
-                                          const std::string& prefix,
-                                          const std::vector<std::string>& loaded_here) {
+std::vector<std::string> RemoveAddedBelow(
+    const std::string& name, const std::string& prefix,
+    const std::vector<std::string>& loaded_here) {
   std::vector<std::string> added;
   py::dict modules = SysModules();
   bool reached_own = false;
@@ -140,15 +145,18 @@ std::vector<std::string> RemoveLoadedModules(
     const std::string& name = it->first;
     // Strong references: other threads may change sys.modules meanwhile.
     py::object current = DictItem(modules, name.c_str());
-    if (current.ptr() != it->second.ptr()) continue;  // replaced or gone: not ours
+    if (current.ptr() != it->second.ptr())
+      continue;  // replaced or gone: not ours
     if (PyDict_DelItemString(modules.ptr(), name.c_str()) != 0) PyErr_Clear();
     std::string parent(ParentName(name));
-    py::object pkg = parent.empty() ? py::object() : DictItem(modules, parent.c_str());
+    py::object pkg =
+        parent.empty() ? py::object() : DictItem(modules, parent.c_str());
     if (pkg) {
       std::string child(LastComponent(name));
       PyObject* attr = PyObject_GetAttrString(pkg.ptr(), child.c_str());
       if (attr == nullptr) PyErr_Clear();
-      if (attr == it->second.ptr() && PyObject_DelAttrString(pkg.ptr(), child.c_str()) != 0)
+      if (attr == it->second.ptr() &&
+          PyObject_DelAttrString(pkg.ptr(), child.c_str()) != 0)
         PyErr_Clear();
       Py_XDECREF(attr);
     }

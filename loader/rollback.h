@@ -33,7 +33,8 @@ inline constexpr const char* kReloadSnapshotAttr = "_bridgeimport_reload";
 
 // For importlib.reload(): remembers `target`'s namespace on `spec` before
 // reload() rewrites it, with the execution epoch of module `name`.
-void AttachReloadSnapshot(py::handle spec, py::handle target, const std::string& name);
+void AttachReloadSnapshot(py::handle spec, py::handle target,
+                          const std::string& name);
 
 // The namespace a failed reload of `module` restores: the snapshot the
 // finder attached to `spec` if no other execution of the module began since
@@ -50,9 +51,9 @@ void RestoreNamespace(const py::dict& ns, const py::object& snapshot);
 // `name` added to sys.modules, and returns the latter's names, sorted.
 // `loaded_here` (the bridge modules the execution loaded first) stands in
 // when `name` is no longer in sys.modules (see the .cc).
-std::vector<std::string> RemoveAddedBelow(const std::string& name,
-                                          const std::string& prefix,
-                                          const std::vector<std::string>& loaded_here);
+std::vector<std::string> RemoveAddedBelow(
+    const std::string& name, const std::string& prefix,
+    const std::vector<std::string>& loaded_here);
 
 // Removes each (name, module) of `loaded` that is still what sys.modules
 // holds under its name, from sys.modules and from its parent package's

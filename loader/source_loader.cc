@@ -38,12 +38,14 @@ void ForgetLinecacheEntry(const std::string& path) {
     if (present < 0) PyErr_Clear();
     return;  // the common case, without raising a KeyError
   }
-  // Another thread may have dropped it meanwhile: then there is no KeyError to keep.
+  // Another thread may have dropped it meanwhile: then there is no KeyError to
+  // keep.
   if (PyDict_DelItem(cache.ptr(), key.ptr()) != 0) PyErr_Clear();
 }
 
 // Fills `seen` (if asked for) with what was just read or validated.
-void Observe(SourceObservation* seen, const FileStat& stat, const py::object& bytes) {
+void Observe(SourceObservation* seen, const FileStat& stat,
+             const py::object& bytes) {
   if (seen == nullptr) return;
   seen->valid = true;
   seen->stat = stat;
@@ -53,7 +55,8 @@ void Observe(SourceObservation* seen, const FileStat& stat, const py::object& by
 
 }  // namespace
 
-SourceLoader::SourceLoader(std::string name, std::string path, SourceLoaderOptions options)
+SourceLoader::SourceLoader(std::string name, std::string path,
+                           SourceLoaderOptions options)
     : BridgeLoader(std::move(name), options.is_package),
       path_(std::move(path)),
       options_(std::move(options)) {}
@@ -77,25 +80,32 @@ SourceObservation SourceLoader::Executed() const {
 py::object SourceLoader::Compile(SourceObservation* seen, const char** origin) {
   const std::string cache_path = CachePathFor(path_);
   const SourceFile file{path_, name_, options_.no_follow, &options_.roots};
-  CachedCode cached = cache_path.empty() ? CachedCode() : ReadCachedCode(cache_path, file);
+  CachedCode cached =
+      cache_path.empty() ? CachedCode() : ReadCachedCode(cache_path, file);
   if (cached.code) {
-    py::object bytes = cached.source.has_value() ? py::object(py::bytes(cached.source->data))
-                                                 : py::object(py::none());
+    py::object bytes = cached.source.has_value()
+                           ? py::object(py::bytes(cached.source->data))
+                           : py::object(py::none());
     if (origin != nullptr) *origin = "bytecode cache";
     Observe(seen, cached.source_stat, bytes);
     SetSource(std::move(bytes));
     return cached.code;
   }
-  FileContents source = cached.source.has_value()
-                            ? std::move(*cached.source)
-                            : ReadFileForModule(path_, name_, options_.no_follow, &options_.roots);
+  FileContents source =
+      cached.source.has_value()
+          ? std::move(*cached.source)
+          : ReadFileForModule(path_, name_, options_.no_follow,
+                              &options_.roots);
   py::bytes data(source.data);
   Observe(seen, source, data);
-  py::object code = Refs().compile(data, path_, "exec", py::arg("dont_inherit") = true);
+  py::object code =
+      Refs().compile(data, path_, "exec", py::arg("dont_inherit") = true);
   SetSource(data);
-  bool written = !cache_path.empty() &&
-                 WritePyc(cache_path, code, source, cached.hash_based, cached.check_source);
-  if (origin != nullptr) *origin = written ? "source, bytecode cache written" : "source";
+  bool written =
+      !cache_path.empty() && WritePyc(cache_path, code, source,
+                                      cached.hash_based, cached.check_source);
+  if (origin != nullptr)
+    *origin = written ? "source, bytecode cache written" : "source";
   return code;
 }
 
@@ -109,7 +119,8 @@ py::object SourceLoader::GetSource(py::object fullname) {
   py::object data = Source();
   if (!data || data.is_none())
     data = py::bytes(
-        ReadFileForModule(path_, name_, options_.no_follow, &options_.roots).data);
+        ReadFileForModule(path_, name_, options_.no_follow, &options_.roots)
+            .data);
   return CallParked(Refs().decode_source, py::make_tuple(data));  // bytecode
 }
 
@@ -122,35 +133,41 @@ std::string SourceLoader::Repr() const {
   return "<bridgeimport.Loader '" + name_ + "' from '" + path_ + "'>";
 }
 
-void SourceLoader::RunCode(const py::dict& ns, SourceObservation* seen, const char** origin) {
+void SourceLoader::RunCode(const py::dict& ns, SourceObservation* seen,
+                           const char** origin) {
   py::object code = Compile(seen, origin);
   try {
     ForgetLinecacheEntry(path_);
   } catch (py::error_already_set&) {
     // Only what tracebacks display: never a reason to fail the import.
   }
-  if (!ns.contains("__builtins__")) ns["__builtins__"] = py::handle(PyEval_GetBuiltins());
-  PyObject* result =
-      ParkIfEndedAtExit([&] { return PyEval_EvalCode(code.ptr(), ns.ptr(), ns.ptr()); });
+  if (!ns.contains("__builtins__"))
+    ns["__builtins__"] = py::handle(PyEval_GetBuiltins());
+  PyObject* result = ParkIfEndedAtExit(
+      [&] { return PyEval_EvalCode(code.ptr(), ns.ptr(), ns.ptr()); });
   if (!result) throw py::error_already_set();
   Py_DECREF(result);
 }
 
-std::string SourceLoader::RollBack(bool first_load, LoadFrame& frame, const py::dict& ns,
+std::string SourceLoader::RollBack(bool first_load, LoadFrame& frame,
+                                   const py::dict& ns,
                                    const py::object& snapshot) const {
-  std::string note =
-      "bridgeimport: executing '" + path_ + "' as module '" + name_ + "' failed; ";
+  std::string note = "bridgeimport: executing '" + path_ + "' as module '" +
+                     name_ + "' failed; ";
   if (!first_load) {
     frame.Failed();
     RestoreNamespace(ns, snapshot);
-    return note + "the module keeps its previous contents (namespace restored).";
+    return note +
+           "the module keeps its previous contents (namespace restored).";
   }
   std::vector<std::string> rolled_back;
-  if (is_package_) rolled_back = RemoveAddedBelow(name_, name_ + ".", frame.LoadedFirst());
+  if (is_package_)
+    rolled_back = RemoveAddedBelow(name_, name_ + ".", frame.LoadedFirst());
   rolled_back.insert(rolled_back.begin(), name_);
   note += "rolled back sys.modules: " + JoinNames(rolled_back);
   std::vector<std::string> atomic = frame.Failed();
-  if (!atomic.empty()) note += "; atomic mode also removed: " + JoinNames(atomic);
+  if (!atomic.empty())
+    note += "; atomic mode also removed: " + JoinNames(atomic);
   return note + ". Fix the error and import again.";
 }
 
@@ -161,8 +178,9 @@ void SourceLoader::ExecModule(py::handle module) {
   const bool first_load = SpecInitializing(spec);
   py::dict ns = module.attr("__dict__");
   // Namespace to restore on failure.
-  py::object snapshot = first_load ? py::object(py::none())
-                                   : TakeReloadSnapshot(module, spec, ns, ExecutionEpoch(name_));
+  py::object snapshot =
+      first_load ? py::object(py::none())
+                 : TakeReloadSnapshot(module, spec, ns, ExecutionEpoch(name_));
 
   LoadFrame frame(name_, first_load, options_.atomic);
   SourceObservation seen;
@@ -170,7 +188,9 @@ void SourceLoader::ExecModule(py::handle module) {
   BeginExecution(name_);  // every path below ends in RecordExecution
   const auto started = std::chrono::steady_clock::now();
   auto elapsed = [&started]() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         started)
+        .count();
   };
   try {
     RunCode(ns, &seen, &origin);
@@ -187,13 +207,15 @@ void SourceLoader::ExecModule(py::handle module) {
   RecordExecution(name_, seconds, true);
   {
     absl::MutexLock lock(results_->mu);
-    std::swap(results_->executed, seen);  // the older observation dies after the lock
+    std::swap(results_->executed,
+              seen);  // the older observation dies after the lock
   }
   frame.Succeeded(module);
   if (DebugEnabled())
     DebugLog(first_load ? "load %s from %s (code from %s, %.3f ms)"
                         : "reload %s from %s (code from %s, %.3f ms)",
-             {py::str(name_), py::str(path_), py::str(origin), py::float_(seconds * 1e3)});
+             {py::str(name_), py::str(path_), py::str(origin),
+              py::float_(seconds * 1e3)});
 }
 
 bool SourceLoader::SourceChanged() const {
@@ -202,14 +224,18 @@ bool SourceLoader::SourceChanged() const {
   absl::StatusOr<FileStat> now = StatFile(path_, options_.no_follow);
   if (!now.ok()) return true;
   const FileStat& then = executed.stat;
-  bool same_metadata = now->mtime_ns == then.mtime_ns && now->size == then.size &&
-                       now->ino == then.ino && now->ctime_ns == then.ctime_ns;
+  bool same_metadata = now->mtime_ns == then.mtime_ns &&
+                       now->size == then.size && now->ino == then.ino &&
+                       now->ctime_ns == then.ctime_ns;
   // A change made within the timestamp resolution after the observation
   // could leave every field as it was (the same rule as for timestamp pycs).
-  bool settled = SettledBefore(std::max(then.mtime_ns, then.ctime_ns), executed.observed_ns);
+  bool settled = SettledBefore(std::max(then.mtime_ns, then.ctime_ns),
+                               executed.observed_ns);
   if (same_metadata && settled) return false;
-  if (!executed.bytes || executed.bytes.is_none() || now->size != then.size) return true;
-  absl::StatusOr<FileContents> current = ReadWholeFile(path_, options_.no_follow);
+  if (!executed.bytes || executed.bytes.is_none() || now->size != then.size)
+    return true;
+  absl::StatusOr<FileContents> current =
+      ReadWholeFile(path_, options_.no_follow);
   if (!current.ok()) return true;
   char* data = nullptr;
   Py_ssize_t size = 0;

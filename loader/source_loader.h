@@ -65,8 +65,8 @@ struct SourceLoaderOptions {
 struct SourceObservation {
   bool valid = false;
   FileStat stat;
-  int64_t observed_ns = 0;     // wall clock right after the stat or read
-  py::object bytes;            // the bytes compiled, or None/null
+  int64_t observed_ns = 0;  // wall clock right after the stat or read
+  py::object bytes;         // the bytes compiled, or None/null
 };
 
 class SourceLoader final : public BridgeLoader {
@@ -99,9 +99,11 @@ class SourceLoader final : public BridgeLoader {
   // The module's code: from a valid bytecode cache file, else compiled from
   // the source (whose bytes are then kept for GetSource()) and cached.
   // `origin` (if given) says where the code came from, for the debug log.
-  py::object Compile(SourceObservation* seen = nullptr, const char** origin = nullptr);
+  py::object Compile(SourceObservation* seen = nullptr,
+                     const char** origin = nullptr);
   // Compiles and runs the module's code in `ns`.
-  void RunCode(const py::dict& ns, SourceObservation* seen, const char** origin);
+  void RunCode(const py::dict& ns, SourceObservation* seen,
+               const char** origin);
   // Undoes what a failed execution left (rollback.h) and returns the note
   // the error gets.
   std::string RollBack(bool first_load, LoadFrame& frame, const py::dict& ns,

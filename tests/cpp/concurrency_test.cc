@@ -104,11 +104,11 @@ TEST_F(ConcurrencyTest, ResolveWhileTreeChangesAndCacheIsDropped) {
       for (int i = 0; i < kIterations && error.empty(); ++i) {
         error = Check(table->Resolve("plugins.stable"), Kind::kModule, stable);
         if (error.empty())
-          error = Check(table->Resolve("plugins.pkg.inner"), Kind::kModule,
-                        inner);
+          error =
+              Check(table->Resolve("plugins.pkg.inner"), Kind::kModule, inner);
         if (error.empty())
-          error = Check(table->Resolve("plugins.second"), Kind::kModule,
-                        second);
+          error =
+              Check(table->Resolve("plugins.second"), Kind::kModule, second);
         if (error.empty())
           error = Check(table->Resolve("plugins"), Kind::kPrefix, "");
         if (!error.empty()) break;
@@ -140,8 +140,7 @@ TEST_F(ConcurrencyTest, ResolveWhileTreeChangesAndCacheIsDropped) {
   writer.join();
   invalidator.join();
 
-  for (int t = 0; t < kReaders; ++t)
-    EXPECT_EQ(errors[t], "") << "reader " << t;
+  for (int t = 0; t < kReaders; ++t) EXPECT_EQ(errors[t], "") << "reader " << t;
   EXPECT_GT(flips.load(), 0);
 }
 
@@ -159,7 +158,8 @@ TEST_F(ConcurrencyTest, ResolveThroughTablesSwappedUnderneath) {
     bool narrow = false;
     while (!done.load(std::memory_order_acquire)) {
       narrow = !narrow;
-      std::shared_ptr<const MountTable> next(MustBuild(narrow ? "st*.py" : "*.py"));
+      std::shared_ptr<const MountTable> next(
+          MustBuild(narrow ? "st*.py" : "*.py"));
       if (next == nullptr) return;
       std::atomic_store(&current, std::move(next));
       if (swaps.fetch_add(1, std::memory_order_relaxed) % 8 == 0)
@@ -198,8 +198,7 @@ TEST_F(ConcurrencyTest, ResolveThroughTablesSwappedUnderneath) {
   done.store(true, std::memory_order_release);
   swapper.join();
 
-  for (int t = 0; t < kReaders; ++t)
-    EXPECT_EQ(errors[t], "") << "reader " << t;
+  for (int t = 0; t < kReaders; ++t) EXPECT_EQ(errors[t], "") << "reader " << t;
   EXPECT_GT(swaps.load(), 0);
 }
 
@@ -219,8 +218,10 @@ TEST_F(ConcurrencyTest, PublishedTablesReadLockFreeWhileSwapped) {
   std::atomic<int> swaps{0};
   std::thread swapper([&] {
     for (int i = 0; !done.load(std::memory_order_acquire); ++i) {
-      // A fresh table each time: the old one dies when its last reader drops it.
-      std::shared_ptr<const MountTable> next(MustBuild(i % 2 ? "*.py" : "st*.py"));
+      // A fresh table each time: the old one dies when its last reader drops
+      // it.
+      std::shared_ptr<const MountTable> next(
+          MustBuild(i % 2 ? "*.py" : "st*.py"));
       if (next == nullptr) return;
       published.Publish(std::move(next));
       swaps.fetch_add(1, std::memory_order_relaxed);
@@ -238,11 +239,14 @@ TEST_F(ConcurrencyTest, PublishedTablesReadLockFreeWhileSwapped) {
           error = "the miss path answered from a torn table";
         std::shared_ptr<const MountTable> table = published.Get();
         const Mount* mount = table->FindMount("plugins");
-        if (error.empty() && mount == nullptr) error = "the plugins mount vanished";
+        if (error.empty() && mount == nullptr)
+          error = "the plugins mount vanished";
         if (!error.empty()) break;
         bool is_narrow = mount->glob().text() == "st*.py";
-        error = is_narrow ? Check(table->Resolve("plugins.second"), Kind::kNotFound, "")
-                          : Check(table->Resolve("plugins.second"), Kind::kModule, second);
+        error = is_narrow ? Check(table->Resolve("plugins.second"),
+                                  Kind::kNotFound, "")
+                          : Check(table->Resolve("plugins.second"),
+                                  Kind::kModule, second);
       }
     });
   }
@@ -250,8 +254,7 @@ TEST_F(ConcurrencyTest, PublishedTablesReadLockFreeWhileSwapped) {
   done.store(true, std::memory_order_release);
   swapper.join();
 
-  for (int t = 0; t < kReaders; ++t)
-    EXPECT_EQ(errors[t], "") << "reader " << t;
+  for (int t = 0; t < kReaders; ++t) EXPECT_EQ(errors[t], "") << "reader " << t;
   EXPECT_GT(swaps.load(), 0);
   // After the last publication, every thread's next read is the newest table.
   std::shared_ptr<const MountTable> last = published.Get();
@@ -260,7 +263,8 @@ TEST_F(ConcurrencyTest, PublishedTablesReadLockFreeWhileSwapped) {
 }
 
 // A thread's cached copy belongs to one Published: another one made later at
-// the same address (the finder of a re-initialised module) is not mistaken for it.
+// the same address (the finder of a re-initialised module) is not mistaken for
+// it.
 TEST_F(ConcurrencyTest, PublishedCopiesAreNotSharedBetweenInstances) {
   std::shared_ptr<const MountTable> wide(MustBuild("*.py"));
   std::shared_ptr<const MountTable> narrow(MustBuild("st*.py"));

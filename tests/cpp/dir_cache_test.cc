@@ -21,10 +21,18 @@ namespace bridgeimport {
 // Readable EntryKind values in failure messages (found by ADL).
 inline void PrintTo(EntryKind kind, std::ostream* os) {
   switch (kind) {
-    case EntryKind::kNone: *os << "kNone"; return;
-    case EntryKind::kFile: *os << "kFile"; return;
-    case EntryKind::kDirectory: *os << "kDirectory"; return;
-    case EntryKind::kOther: *os << "kOther"; return;
+    case EntryKind::kNone:
+      *os << "kNone";
+      return;
+    case EntryKind::kFile:
+      *os << "kFile";
+      return;
+    case EntryKind::kDirectory:
+      *os << "kDirectory";
+      return;
+    case EntryKind::kOther:
+      *os << "kOther";
+      return;
   }
   *os << "EntryKind(" << static_cast<int>(kind) << ")";
 }
@@ -64,7 +72,8 @@ TEST_F(DirCacheTest, ListsFilesAndDirectories) {
 }
 
 TEST_F(DirCacheTest, SortedIsByteOrder) {
-  for (const char* name : {"b.py", "B.py", "a", "a.py", "_x.py", "caf\xc3\xa9.py"})
+  for (const char* name :
+       {"b.py", "B.py", "a", "a.py", "_x.py", "caf\xc3\xa9.py"})
     WriteFile(std::string("d/") + name);
   auto sorted = cache_.Get(Path("d"))->Sorted();
   std::vector<std::string> names;
@@ -312,8 +321,7 @@ TEST_F(DirCacheTest, ConcurrentGetFindAndInvalidateAll) {
             listing->Find("known.py").kind != EntryKind::kFile ||
             listing->Find("absent.py").kind != EntryKind::kNone)
           wrong.fetch_add(1, std::memory_order_relaxed);
-        if (dir == shared &&
-            listing->Find("pkg").kind != EntryKind::kDirectory)
+        if (dir == shared && listing->Find("pkg").kind != EntryKind::kDirectory)
           wrong.fetch_add(1, std::memory_order_relaxed);
       }
     });

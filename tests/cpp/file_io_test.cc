@@ -41,7 +41,8 @@ TEST_F(FileIoTest, ReadErrors) {
   absl::StatusOr<FileContents> missing = ReadWholeFile(Path("nope.py"), false);
   ASSERT_FALSE(missing.ok());
   EXPECT_TRUE(absl::IsNotFound(missing.status()));
-  EXPECT_NE(missing.status().message().find("nope.py"), absl::string_view::npos);
+  EXPECT_NE(missing.status().message().find("nope.py"),
+            absl::string_view::npos);
   MakeDir("dir.py");
   EXPECT_FALSE(ReadWholeFile(Path("dir.py"), false).ok());
   WriteFile("target.py", "x");
@@ -72,10 +73,12 @@ TEST_F(FileIoTest, WithinRefusesWhatASwappedLinkOrDirectoryLeadsTo) {
     absl::StatusOr<FileContents> c = ReadWholeFile(Path(rel), false, &roots);
     ASSERT_FALSE(c.ok()) << rel;
     EXPECT_TRUE(absl::IsPermissionDenied(c.status())) << c.status();
-    EXPECT_NE(c.status().message().find("outside the mount"), absl::string_view::npos);
+    EXPECT_NE(c.status().message().find("outside the mount"),
+              absl::string_view::npos);
     EXPECT_NE(c.status().message().find(Path(rel)), absl::string_view::npos);
     EXPECT_FALSE(StatFile(Path(rel), false, &roots).ok()) << rel;
-    EXPECT_TRUE(ReadWholeFile(Path(rel), false).ok()) << rel;  // unchecked: followed
+    EXPECT_TRUE(ReadWholeFile(Path(rel), false).ok())
+        << rel;  // unchecked: followed
   }
   EXPECT_TRUE(IsBelowAny("/a/b", {"/a"}));
   EXPECT_FALSE(IsBelowAny("/ab/c", {"/a"}));
@@ -91,7 +94,8 @@ TEST_F(FileIoTest, AtomicWriteCreatesParentsAndReplaces) {
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->data, "second");
   int entries = 0;
-  for (const auto& e : std::filesystem::directory_iterator(Path("a/b/__pycache__"))) {
+  for (const auto& e :
+       std::filesystem::directory_iterator(Path("a/b/__pycache__"))) {
     (void)e;
     ++entries;
   }

@@ -65,7 +65,8 @@ TEST(GlobMatchTest, CharacterSet) {
 }
 
 TEST(GlobMatchTest, NegatedCharacterSet) {
-  ExpectMatches("[!abc]", {"d", "z", "!", "\xc3\xa9"}, {"a", "b", "c", "", "dd"});
+  ExpectMatches("[!abc]", {"d", "z", "!", "\xc3\xa9"},
+                {"a", "b", "c", "", "dd"});
 }
 
 TEST(GlobMatchTest, Ranges) {
@@ -99,7 +100,9 @@ TEST(GlobMatchTest, DoubleStarIsStar) {
   const std::vector<std::string> names = {
       "x.py", ".py", "a.b.py", "x.pyc", "", "py", "datetime_bridge.py"};
   const std::vector<std::pair<std::string, std::string>> pairs = {
-      {"**.py", "*.py"}, {"**", "*"}, {"a**b", "a*b"},
+      {"**.py", "*.py"},
+      {"**", "*"},
+      {"a**b", "a*b"},
       {"***_bridge.py", "*_bridge.py"}};
   for (const auto& [doubled, single] : pairs) {
     GlobPattern a = MustCompile(doubled);
@@ -128,8 +131,10 @@ TEST(GlobMatchTest, QuestionMarkMatchesOneCodePoint) {
 TEST(GlobMatchTest, NonAsciiLiteralsAndSets) {
   ExpectMatches("caf\xc3\xa9.py", {"caf\xc3\xa9.py"}, {"cafe.py", "caf.py"});
   // A set of "é" and "e": one code point each.
-  ExpectMatches("[\xc3\xa9" "e].py", {"\xc3\xa9.py", "e.py"},
-                {"\xc3.py", "\xa9.py", "a.py"});
+  ExpectMatches(
+      "[\xc3\xa9"
+      "e].py",
+      {"\xc3\xa9.py", "e.py"}, {"\xc3.py", "\xa9.py", "a.py"});
 }
 
 TEST(GlobMatchTest, InvalidBytesInNamesAreOneCharacterEach) {
@@ -145,7 +150,9 @@ TEST(GlobMatchTest, InvalidSequencesAreNotDecodedAsCharacters) {
   // U+FFFD and so can match '*' or '?', never a literal; fnmatchcase on the
   // surrogate-escaped name (one character per invalid byte) agrees.
   ExpectMatches("x_y.py", {}, {"x\xc1\x9fy.py"});
-  ExpectMatches("*_bridge.py", {}, {"x\xc1\x9f" "bridge.py"});
+  ExpectMatches("*_bridge.py", {},
+                {"x\xc1\x9f"
+                 "bridge.py"});
   ExpectMatches("a.py", {}, {"a\xc0\xaepy"});
   // A surrogate (U+D800 as 3 bytes) is 3 invalid bytes, not one character.
   ExpectMatches("?", {}, {"\xed\xa0\x80"});
@@ -171,8 +178,8 @@ TEST(GlobCompileTest, RefusesPathSeparatorsAndNul) {
         std::string("a\0b", 3), std::string("*.py\0", 5),
         std::string("\0", 1)}) {
     absl::StatusOr<GlobPattern> glob = GlobPattern::Compile(pattern);
-    EXPECT_FALSE(glob.ok()) << "pattern of " << pattern.size() << " bytes: '"
-                            << pattern << "'";
+    EXPECT_FALSE(glob.ok())
+        << "pattern of " << pattern.size() << " bytes: '" << pattern << "'";
     if (!glob.ok())
       EXPECT_EQ(glob.status().code(), absl::StatusCode::kInvalidArgument);
   }

@@ -21,8 +21,8 @@ void ExpectRefused(absl::string_view name) {
   absl::Status s = ValidateModuleName(name);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument)
       << "name " << Escaped(name) << " should be refused; got " << s;
-  EXPECT_FALSE(s.message().empty()) << "refusal of " << Escaped(name)
-                                    << " should explain itself";
+  EXPECT_FALSE(s.message().empty())
+      << "refusal of " << Escaped(name) << " should explain itself";
 }
 
 void ExpectAccepted(absl::string_view name) {
@@ -35,8 +35,8 @@ void ExpectAccepted(absl::string_view name) {
 // IsIdentifier
 
 TEST(IsIdentifierTest, AcceptsAsciiIdentifiers) {
-  for (absl::string_view part : {"a", "_", "_x", "x_2", "Abc", "__init__",
-                                 "csv_reader", "A1_b2"}) {
+  for (absl::string_view part :
+       {"a", "_", "_x", "x_2", "Abc", "__init__", "csv_reader", "A1_b2"}) {
     EXPECT_TRUE(IsIdentifier(part)) << Escaped(part);
   }
 }
@@ -51,26 +51,26 @@ TEST(IsIdentifierTest, RefusesNonIdentifiers) {
 }
 
 TEST(IsIdentifierTest, AcceptsValidUtf8) {
-  EXPECT_TRUE(IsIdentifier("caf\xc3\xa9"));         // café: 2-byte sequence
-  EXPECT_TRUE(IsIdentifier("\xc3\xa9t\xc3\xa9"));   // été: non-ASCII start
-  EXPECT_TRUE(IsIdentifier("x\xe0\xa0\x80"));       // U+0800, smallest 3-byte
-  EXPECT_TRUE(IsIdentifier("x\xed\x9f\xbf"));       // U+D7FF, below surrogates
-  EXPECT_TRUE(IsIdentifier("x\xee\x80\x80"));       // U+E000, above surrogates
-  EXPECT_TRUE(IsIdentifier("x\xf0\x90\x80\x80"));   // U+10000, smallest 4-byte
-  EXPECT_TRUE(IsIdentifier("x\xf4\x8f\xbf\xbf"));   // U+10FFFF, the maximum
+  EXPECT_TRUE(IsIdentifier("caf\xc3\xa9"));        // café: 2-byte sequence
+  EXPECT_TRUE(IsIdentifier("\xc3\xa9t\xc3\xa9"));  // été: non-ASCII start
+  EXPECT_TRUE(IsIdentifier("x\xe0\xa0\x80"));      // U+0800, smallest 3-byte
+  EXPECT_TRUE(IsIdentifier("x\xed\x9f\xbf"));      // U+D7FF, below surrogates
+  EXPECT_TRUE(IsIdentifier("x\xee\x80\x80"));      // U+E000, above surrogates
+  EXPECT_TRUE(IsIdentifier("x\xf0\x90\x80\x80"));  // U+10000, smallest 4-byte
+  EXPECT_TRUE(IsIdentifier("x\xf4\x8f\xbf\xbf"));  // U+10FFFF, the maximum
 }
 
 TEST(IsIdentifierTest, RefusesInvalidUtf8) {
   const std::vector<std::string> bad = {
-      "\xff",                  // never valid in UTF-8
-      "a\xfe",                 // never valid in UTF-8
-      "\x80",                  // lone continuation byte
-      "caf\xc3",               // truncated 2-byte sequence
-      "caf\xc3(",              // bad continuation byte
-      "x\xe2\x82",             // truncated 3-byte sequence
-      "x\xf0\x9f\x98",         // truncated 4-byte sequence
-      "x\xf4\x90\x80\x80",     // U+110000, above the Unicode range
-      "x\xf5\x80\x80\x80",     // lead byte above F4
+      "\xff",               // never valid in UTF-8
+      "a\xfe",              // never valid in UTF-8
+      "\x80",               // lone continuation byte
+      "caf\xc3",            // truncated 2-byte sequence
+      "caf\xc3(",           // bad continuation byte
+      "x\xe2\x82",          // truncated 3-byte sequence
+      "x\xf0\x9f\x98",      // truncated 4-byte sequence
+      "x\xf4\x90\x80\x80",  // U+110000, above the Unicode range
+      "x\xf5\x80\x80\x80",  // lead byte above F4
   };
   for (const std::string& part : bad) {
     EXPECT_FALSE(IsIdentifier(part)) << Escaped(part);
@@ -79,13 +79,13 @@ TEST(IsIdentifierTest, RefusesInvalidUtf8) {
 
 TEST(IsIdentifierTest, RefusesOverlongUtf8) {
   const std::vector<std::string> overlong = {
-      "\xc0\xaf",              // '/' in 2 bytes
-      "a\xc0\xae",             // '.' in 2 bytes
-      "a\xc1\x81",             // 'A' in 2 bytes
-      "a\xe0\x80\xaf",         // '/' in 3 bytes
-      "a\xe0\x9f\xbf",         // U+07FF in 3 bytes
-      "a\xf0\x80\x80\xaf",     // '/' in 4 bytes
-      "a\xf0\x8f\xbf\xbf",     // U+FFFF in 4 bytes
+      "\xc0\xaf",           // '/' in 2 bytes
+      "a\xc0\xae",          // '.' in 2 bytes
+      "a\xc1\x81",          // 'A' in 2 bytes
+      "a\xe0\x80\xaf",      // '/' in 3 bytes
+      "a\xe0\x9f\xbf",      // U+07FF in 3 bytes
+      "a\xf0\x80\x80\xaf",  // '/' in 4 bytes
+      "a\xf0\x8f\xbf\xbf",  // U+FFFF in 4 bytes
   };
   for (const std::string& part : overlong) {
     EXPECT_FALSE(IsIdentifier(part)) << Escaped(part);
@@ -152,14 +152,14 @@ TEST(ValidateModuleNameTest, RefusesEmbeddedNul) {
 }
 
 TEST(ValidateModuleNameTest, RefusesInvalidUtf8) {
-  ExpectRefused("caf\xc3");           // truncated
-  ExpectRefused("plugins.\xff");      // invalid byte
-  ExpectRefused("a.\x80x");           // lone continuation
-  ExpectRefused("a.\xc0\xaf");        // overlong '/'
-  ExpectRefused("a.\xc0\xae");        // overlong '.'
+  ExpectRefused("caf\xc3");                     // truncated
+  ExpectRefused("plugins.\xff");                // invalid byte
+  ExpectRefused("a.\x80x");                     // lone continuation
+  ExpectRefused("a.\xc0\xaf");                  // overlong '/'
+  ExpectRefused("a.\xc0\xae");                  // overlong '.'
   ExpectRefused("a\xe0\x80\xae\xe0\x80\xaex");  // overlong ".."
-  ExpectRefused("a.\xed\xa0\x80");    // surrogate U+D800
-  ExpectRefused("a.\xf4\x90\x80\x80");  // above U+10FFFF
+  ExpectRefused("a.\xed\xa0\x80");              // surrogate U+D800
+  ExpectRefused("a.\xf4\x90\x80\x80");          // above U+10FFFF
 }
 
 TEST(ValidateModuleNameTest, EnforcesMaximumLength) {
@@ -172,7 +172,8 @@ TEST(ValidateModuleNameTest, EnforcesMaximumLength) {
   ExpectAccepted(dotted);
   ExpectRefused(dotted + ".c");
 
-  absl::Status s = ValidateModuleName(std::string(kMaxModuleNameLength + 1, 'a'));
+  absl::Status s =
+      ValidateModuleName(std::string(kMaxModuleNameLength + 1, 'a'));
   EXPECT_NE(s.message().find(std::to_string(kMaxModuleNameLength)),
             absl::string_view::npos)
       << "the refusal should name the limit: " << s;
@@ -217,9 +218,9 @@ TEST(SplitTest, LastComponent) {
 
 TEST(SplitTest, ParentAndLastRebuildTheName) {
   for (absl::string_view name : {"a.b.c", "plugins.sub.mod", "x.y"}) {
-    EXPECT_EQ(std::string(ParentName(name)) + "." +
-                  std::string(LastComponent(name)),
-              name);
+    EXPECT_EQ(
+        std::string(ParentName(name)) + "." + std::string(LastComponent(name)),
+        name);
   }
 }
 

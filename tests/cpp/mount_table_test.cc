@@ -19,12 +19,24 @@ namespace bridgeimport {
 // Readable Resolution::Kind values in failure messages (found by ADL).
 inline void PrintTo(Resolution::Kind kind, std::ostream* os) {
   switch (kind) {
-    case Resolution::Kind::kMiss: *os << "kMiss"; return;
-    case Resolution::Kind::kInvalidName: *os << "kInvalidName"; return;
-    case Resolution::Kind::kNotFound: *os << "kNotFound"; return;
-    case Resolution::Kind::kPrefix: *os << "kPrefix"; return;
-    case Resolution::Kind::kModule: *os << "kModule"; return;
-    case Resolution::Kind::kPackage: *os << "kPackage"; return;
+    case Resolution::Kind::kMiss:
+      *os << "kMiss";
+      return;
+    case Resolution::Kind::kInvalidName:
+      *os << "kInvalidName";
+      return;
+    case Resolution::Kind::kNotFound:
+      *os << "kNotFound";
+      return;
+    case Resolution::Kind::kPrefix:
+      *os << "kPrefix";
+      return;
+    case Resolution::Kind::kModule:
+      *os << "kModule";
+      return;
+    case Resolution::Kind::kPackage:
+      *os << "kPackage";
+      return;
   }
   *os << "Kind(" << static_cast<int>(kind) << ")";
 }
@@ -55,7 +67,8 @@ std::vector<std::string> Names(const std::vector<ChildModule>& children) {
 class MountTableTest : public bridgeimport_test::TempTreeTest {
  protected:
   // Builds a table that must be valid.
-  std::unique_ptr<MountTable> MustBuild(const std::vector<MountConfig>& configs) {
+  std::unique_ptr<MountTable> MustBuild(
+      const std::vector<MountConfig>& configs) {
     absl::StatusOr<std::unique_ptr<MountTable>> table =
         MountTable::Build(configs, cache_);
     EXPECT_TRUE(table.ok()) << table.status();
@@ -97,7 +110,7 @@ class PluginsTest : public MountTableTest {
     WriteFile("p1/x.py");
     WriteFile("p1/dual.py");
     WriteFile("p1/__init__.py");
-    WriteFile("p2/x.py");          // shadowed by p1/x.py
+    WriteFile("p2/x.py");  // shadowed by p1/x.py
     WriteFile("p2/only2.py");
     WriteFile("p2/dual/__init__.py");  // shadowed by p1/dual.py
     WriteFile("p2/sub/__init__.py");   // shadowed by p1/sub
@@ -125,8 +138,8 @@ TEST_F(PluginsTest, MayServeOnlyNamesUnderAMountRoot) {
 }
 
 TEST_F(PluginsTest, UnrelatedNamesMiss) {
-  for (const char* name : {"os", "os.path", "pluginsx", "pluginsx.csv_reader",
-                           "numpy.plugins"}) {
+  for (const char* name :
+       {"os", "os.path", "pluginsx", "pluginsx.csv_reader", "numpy.plugins"}) {
     Resolution r = table_->Resolve(name);
     EXPECT_EQ(r.kind, Kind::kMiss) << name << ": " << Describe(r);
     EXPECT_EQ(r.mount, nullptr) << name;
@@ -230,8 +243,8 @@ TEST_F(PluginsTest, MountPackageIsAPrefix) {
 
 TEST_F(PluginsTest, ListChildrenOfTheMountPackage) {
   std::vector<ChildModule> children = table_->ListChildren("plugins");
-  ASSERT_EQ(Names(children), (std::vector<std::string>{
-                                 "csv_reader", "dual", "only2", "sub", "x"}));
+  ASSERT_EQ(Names(children), (std::vector<std::string>{"csv_reader", "dual",
+                                                       "only2", "sub", "x"}));
   const ChildModule& csv = children[0];
   EXPECT_FALSE(csv.is_package);
   EXPECT_EQ(csv.file, Path("p1/csv_reader.py"));
@@ -248,8 +261,7 @@ TEST_F(PluginsTest, ListChildrenOfTheMountPackage) {
   const ChildModule& sub = children[3];
   EXPECT_TRUE(sub.is_package);
   EXPECT_EQ(sub.file, Path("p1/sub/__init__.py"));
-  EXPECT_EQ(sub.shadowed,
-            std::vector<std::string>{Path("p2/sub/__init__.py")});
+  EXPECT_EQ(sub.shadowed, std::vector<std::string>{Path("p2/sub/__init__.py")});
 
   const ChildModule& x = children[4];
   EXPECT_EQ(x.file, Path("p1/x.py"));
@@ -330,10 +342,10 @@ TEST_F(MountTableTest, PackageDirectoryBeatsModuleInSameDirectory) {
 }
 
 TEST_F(MountTableTest, ListChildrenSkipsNonIdentifiersAndUnmatchedFiles) {
-  for (const char* name : {"m/b.py", "m/a.py", "m/my-file.py", "m/1st.py",
-                           "m/c.pyc", "m/d.txt", "m/.hidden.py", "m/__init__.py",
-                           "m/pkg/__init__.py", "m/my-pkg/__init__.py",
-                           "m/plain/x.py"})
+  for (const char* name :
+       {"m/b.py", "m/a.py", "m/my-file.py", "m/1st.py", "m/c.pyc", "m/d.txt",
+        "m/.hidden.py", "m/__init__.py", "m/pkg/__init__.py",
+        "m/my-pkg/__init__.py", "m/plain/x.py"})
     WriteFile(name);
   auto table = MustBuild({Config("plugins", {Path("m")})});
   ASSERT_NE(table, nullptr);
@@ -434,8 +446,8 @@ TEST_F(MountTableTest, AncestorOfAMountIsAPrefixWithoutMount) {
 TEST_F(MountTableTest, NestedMountsWithMissingIntermediatePackage) {
   WriteFile("a/top.py");  // no a/b
   WriteFile("c/leaf.py");
-  auto table = MustBuild(
-      {Config("a", {Path("a")}), Config("a.b.c", {Path("c")})});
+  auto table =
+      MustBuild({Config("a", {Path("a")}), Config("a.b.c", {Path("c")})});
   ASSERT_NE(table, nullptr);
 
   Resolution r = table->Resolve("a");
@@ -471,8 +483,8 @@ TEST_F(MountTableTest, EnclosingMountsRealSubpackageWinsOverInnerPrefix) {
   WriteFile("a/b/__init__.py");
   WriteFile("a/b/c/__init__.py");
   WriteFile("c/leaf.py");
-  auto table = MustBuild(
-      {Config("a", {Path("a")}), Config("a.b.c", {Path("c")})});
+  auto table =
+      MustBuild({Config("a", {Path("a")}), Config("a.b.c", {Path("c")})});
   ASSERT_NE(table, nullptr);
 
   Resolution r = table->Resolve("a.b");
@@ -496,8 +508,8 @@ TEST_F(MountTableTest, InnerMountListsTheChildrenItResolves) {
   WriteFile("a/b/c/__init__.py");
   WriteFile("a/b/c/outer_only.py");
   WriteFile("c/leaf.py");
-  auto table = MustBuild(
-      {Config("a", {Path("a")}), Config("a.b.c", {Path("c")})});
+  auto table =
+      MustBuild({Config("a", {Path("a")}), Config("a.b.c", {Path("c")})});
   ASSERT_NE(table, nullptr);
 
   EXPECT_EQ(table->Resolve("a.b.c.outer_only").kind, Kind::kNotFound);
@@ -522,14 +534,15 @@ class SymlinkTest : public MountTableTest {
     WriteFile("m/inner/__init__.py");
     WriteFile("m/inner/x.py");
     WriteFile("m/evil/placeholder.txt");
-    Symlink(Path("outside/ext.py"), "m/ext.py");          // absolute, outside
-    Symlink("../outside/ext.py", "m/sneaky.py");          // relative, outside
-    Symlink(Path("m_evil/e.py"), "m/prefix_trick.py");    // "m" prefix of "m_evil"
-    Symlink(Path("outside/extpkg"), "m/extpkg");          // directory, outside
+    Symlink(Path("outside/ext.py"), "m/ext.py");  // absolute, outside
+    Symlink("../outside/ext.py", "m/sneaky.py");  // relative, outside
+    Symlink(Path("m_evil/e.py"),
+            "m/prefix_trick.py");                 // "m" prefix of "m_evil"
+    Symlink(Path("outside/extpkg"), "m/extpkg");  // directory, outside
     Symlink(Path("outside/extpkg/__init__.py"), "m/evil/__init__.py");
-    Symlink("real.py", "m/alias.py");                     // inside
-    Symlink("inner", "m/linkpkg");                        // inside
-    Symlink("../real.py", "m/inner/up.py");               // inside, other level
+    Symlink("real.py", "m/alias.py");        // inside
+    Symlink("inner", "m/linkpkg");           // inside
+    Symlink("../real.py", "m/inner/up.py");  // inside, other level
   }
 
   std::unique_ptr<MountTable> Build(bool allow_external) {
@@ -603,10 +616,10 @@ TEST_F(SymlinkTest, ExternalLinksFollowedWhenAllowed) {
   EXPECT_EQ(table->Resolve("plugins.sneaky").kind, Kind::kModule);
   EXPECT_EQ(table->Resolve("plugins.evil").kind, Kind::kPackage);
 
-  EXPECT_EQ(Names(table->ListChildren("plugins")),
-            (std::vector<std::string>{"alias", "evil", "ext", "extpkg",
-                                      "inner", "linkpkg", "prefix_trick",
-                                      "real", "sneaky"}));
+  EXPECT_EQ(
+      Names(table->ListChildren("plugins")),
+      (std::vector<std::string>{"alias", "evil", "ext", "extpkg", "inner",
+                                "linkpkg", "prefix_trick", "real", "sneaky"}));
 }
 
 TEST_F(MountTableTest, LinkIntoAnotherDirectoryOfTheSameMountIsFollowed) {
@@ -666,12 +679,15 @@ TEST_F(MountTableTest, BuildRefusesAnUnreadableDirectory) {
   // to uid 65534 (nobody) when the test runs as root.
   EXPECT_EXIT(
       {
-        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(3);
-        auto table = MountTable::Build({Config("plugins", {Path("locked")})}, nullptr);
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+          _exit(3);
+        auto table =
+            MountTable::Build({Config("plugins", {Path("locked")})}, nullptr);
         if (table.ok()) _exit(1);
-        bool clear = table.status().code() == absl::StatusCode::kPermissionDenied &&
-                     Contains(table.status().message(), Path("locked")) &&
-                     Contains(table.status().message(), "cannot be read");
+        bool clear =
+            table.status().code() == absl::StatusCode::kPermissionDenied &&
+            Contains(table.status().message(), Path("locked")) &&
+            Contains(table.status().message(), "cannot be read");
         _exit(clear ? 0 : 2);
       },
       ::testing::ExitedWithCode(0), "");
@@ -759,8 +775,8 @@ TEST_F(MountTableTest, DirectoryHasModule) {
   WriteFile("d/pkg/__init__.py");
   WriteFile("d/nopkg/x.py");
   WriteFile("d/cpkg/__init__.cpython-311-x86_64-linux-gnu.so");
-  const std::vector<std::string> suffixes = {
-      ".cpython-311-x86_64-linux-gnu.so", ".abi3.so", ".so", ".py", ".pyc"};
+  const std::vector<std::string> suffixes = {".cpython-311-x86_64-linux-gnu.so",
+                                             ".abi3.so", ".so", ".py", ".pyc"};
   DirCache& cache = *cache_;
   std::string d = Path("d");
   EXPECT_TRUE(DirectoryHasModule(cache, d, "plain", suffixes));

@@ -12,7 +12,8 @@ namespace {
 const std::string kMagic("\xa7\x0d\x0d\x0a", 4);  // CPython 3.11's magic
 
 // ClassifyPyc as a StatusOr, for the tests that only need the header.
-absl::StatusOr<PycHeader> ParsePycHeader(absl::string_view data, absl::string_view magic) {
+absl::StatusOr<PycHeader> ParsePycHeader(absl::string_view data,
+                                         absl::string_view magic) {
   PycHeader header;
   PycCheck check = ClassifyPyc(data, magic, &header);
   if (!check.ok()) return absl::InvalidArgumentError(check.reason);
@@ -28,7 +29,8 @@ std::string Bytes(std::initializer_list<int> values) {
 TEST(PycHeaderTest, TimestampHeaderRoundTrips) {
   std::string header = MakeTimestampPycHeader(kMagic, 0x01020304, 0x0A0B0C0D);
   ASSERT_EQ(header.size(), kPycHeaderSize);
-  EXPECT_EQ(header.substr(4), Bytes({0, 0, 0, 0, 4, 3, 2, 1, 0x0D, 0x0C, 0x0B, 0x0A}));
+  EXPECT_EQ(header.substr(4),
+            Bytes({0, 0, 0, 0, 4, 3, 2, 1, 0x0D, 0x0C, 0x0B, 0x0A}));
   absl::StatusOr<PycHeader> parsed = ParsePycHeader(header + "body", kMagic);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_FALSE(parsed->hash_based());
@@ -38,7 +40,8 @@ TEST(PycHeaderTest, TimestampHeaderRoundTrips) {
 }
 
 TEST(PycHeaderTest, TimestampsAndSizesCompareModulo2To32) {
-  std::string header = MakeTimestampPycHeader(kMagic, (int64_t{1} << 32) + 7, (uint64_t{1} << 32) + 9);
+  std::string header = MakeTimestampPycHeader(kMagic, (int64_t{1} << 32) + 7,
+                                              (uint64_t{1} << 32) + 9);
   absl::StatusOr<PycHeader> parsed = ParsePycHeader(header, kMagic);
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(parsed->mtime, 7u);
@@ -48,13 +51,15 @@ TEST(PycHeaderTest, TimestampsAndSizesCompareModulo2To32) {
 
 TEST(PycHeaderTest, HashHeaders) {
   std::string hash("12345678", 8);
-  absl::StatusOr<PycHeader> checked = ParsePycHeader(MakeHashPycHeader(kMagic, hash, true), kMagic);
+  absl::StatusOr<PycHeader> checked =
+      ParsePycHeader(MakeHashPycHeader(kMagic, hash, true), kMagic);
   ASSERT_TRUE(checked.ok());
   EXPECT_TRUE(checked->hash_based());
   EXPECT_TRUE(checked->check_source());
   EXPECT_EQ(checked->source_hash, hash);
   EXPECT_FALSE(TimestampMatches(*checked, 0, 0));
-  absl::StatusOr<PycHeader> unchecked = ParsePycHeader(MakeHashPycHeader(kMagic, hash, false), kMagic);
+  absl::StatusOr<PycHeader> unchecked =
+      ParsePycHeader(MakeHashPycHeader(kMagic, hash, false), kMagic);
   ASSERT_TRUE(unchecked.ok());
   EXPECT_EQ(unchecked->flags, kPycHashBased);
   EXPECT_FALSE(unchecked->check_source());
@@ -127,28 +132,37 @@ TEST(PycHeaderTest, ClassifySaysWhyAsDoctorDoes) {
 
 TEST(PycHeaderTest, ValidateTimestampNamesEachMismatch) {
   PycHeader header;
-  ASSERT_TRUE(ClassifyPyc(MakeTimestampPycHeader(kMagic, 100, 7), kMagic, &header).ok());
+  ASSERT_TRUE(
+      ClassifyPyc(MakeTimestampPycHeader(kMagic, 100, 7), kMagic, &header)
+          .ok());
   EXPECT_TRUE(ValidateTimestampPyc(header, 100, 999, 7).ok());
-  EXPECT_TRUE(ValidateTimestampPyc(header, 100 + (int64_t{1} << 32), 0, 7).ok());  // mod 2**32
+  EXPECT_TRUE(ValidateTimestampPyc(header, 100 + (int64_t{1} << 32), 0, 7)
+                  .ok());  // mod 2**32
   PycCheck c = ValidateTimestampPyc(header, 101, 0, 7);
   EXPECT_EQ(c.verdict, PycVerdict::kStale);
   EXPECT_EQ(c.reason, "source mtime 101 != recorded 100");
   c = ValidateTimestampPyc(header, 102, 0, 8);
-  EXPECT_EQ(c.reason, "source mtime 102 != recorded 100; source size 8 != recorded 7");
+  EXPECT_EQ(c.reason,
+            "source mtime 102 != recorded 100; source size 8 != recorded 7");
 }
 
 TEST(PycHeaderTest, ValidateHashNotesUncheckedPycs) {
   PycHeader checked, unchecked;
-  ASSERT_TRUE(ClassifyPyc(MakeHashPycHeader(kMagic, "12345678", true), kMagic, &checked).ok());
-  ASSERT_TRUE(ClassifyPyc(MakeHashPycHeader(kMagic, "12345678", false), kMagic, &unchecked).ok());
+  ASSERT_TRUE(
+      ClassifyPyc(MakeHashPycHeader(kMagic, "12345678", true), kMagic, &checked)
+          .ok());
+  ASSERT_TRUE(ClassifyPyc(MakeHashPycHeader(kMagic, "12345678", false), kMagic,
+                          &unchecked)
+                  .ok());
   EXPECT_TRUE(ValidateHashPyc(checked, "12345678").ok());
   PycCheck c = ValidateHashPyc(checked, "87654321");
   EXPECT_EQ(c.verdict, PycVerdict::kStale);
   EXPECT_EQ(c.reason, "source hash does not match the source");
   c = ValidateHashPyc(unchecked, "87654321");
-  EXPECT_EQ(c.reason,
-            "source hash does not match the source and it is an unchecked hash pyc: "
-            "Python runs it anyway");
+  EXPECT_EQ(
+      c.reason,
+      "source hash does not match the source and it is an unchecked hash pyc: "
+      "Python runs it anyway");
 }
 
 TEST(PycHeaderTest, SettledBeforeIsTheRacyRuleInverted) {
@@ -159,30 +173,38 @@ TEST(PycHeaderTest, SettledBeforeIsTheRacyRuleInverted) {
   EXPECT_FALSE(SettledBefore(-1, -1));
   EXPECT_TRUE(SettledBefore(-1, kPycRacyMarginNanos));
   EXPECT_EQ(ValidatePycSettled(changed, changed).verdict, PycVerdict::kRacy);
-  EXPECT_NE(ValidatePycSettled(changed, changed).reason.find("same-second"), std::string::npos);
+  EXPECT_NE(ValidatePycSettled(changed, changed).reason.find("same-second"),
+            std::string::npos);
   EXPECT_TRUE(ValidatePycSettled(changed, 102 * s).ok());
 }
 
 TEST(CacheFromSourceTest, Pep3147Paths) {
   EXPECT_EQ(CacheFromSource("/a/b/mod.py", "cpython-311", "", std::nullopt, ""),
             "/a/b/__pycache__/mod.cpython-311.pyc");
-  EXPECT_EQ(CacheFromSource("/a/b/mod.py", "cpython-311", "2", std::nullopt, ""),
-            "/a/b/__pycache__/mod.cpython-311.opt-2.pyc");
-  EXPECT_EQ(CacheFromSource("/a/pkg/__init__.py", "cpython-311", "", std::nullopt, ""),
+  EXPECT_EQ(
+      CacheFromSource("/a/b/mod.py", "cpython-311", "2", std::nullopt, ""),
+      "/a/b/__pycache__/mod.cpython-311.opt-2.pyc");
+  EXPECT_EQ(CacheFromSource("/a/pkg/__init__.py", "cpython-311", "",
+                            std::nullopt, ""),
             "/a/pkg/__pycache__/__init__.cpython-311.pyc");
-  EXPECT_EQ(CacheFromSource("/a/x.y.py", "t", "", std::nullopt, ""), "/a/__pycache__/x.y.t.pyc");
-  EXPECT_EQ(CacheFromSource("/a/.py", "t", "", std::nullopt, ""), "/a/__pycache__/py.t.pyc");
-  EXPECT_EQ(CacheFromSource("/a/noext", "t", "", std::nullopt, ""), "/a/__pycache__/noextt.pyc");
+  EXPECT_EQ(CacheFromSource("/a/x.y.py", "t", "", std::nullopt, ""),
+            "/a/__pycache__/x.y.t.pyc");
+  EXPECT_EQ(CacheFromSource("/a/.py", "t", "", std::nullopt, ""),
+            "/a/__pycache__/py.t.pyc");
+  EXPECT_EQ(CacheFromSource("/a/noext", "t", "", std::nullopt, ""),
+            "/a/__pycache__/noextt.pyc");
   EXPECT_EQ(CacheFromSource("/a/m.py", "", "", std::nullopt, ""), "");
 }
 
 TEST(CacheFromSourceTest, PycachePrefix) {
-  EXPECT_EQ(CacheFromSource("/a/b/mod.py", "cpython-311", "", std::string("/cache"), "/cwd"),
+  EXPECT_EQ(CacheFromSource("/a/b/mod.py", "cpython-311", "",
+                            std::string("/cache"), "/cwd"),
             "/cache/a/b/mod.cpython-311.pyc");
   EXPECT_EQ(CacheFromSource("/a/b/mod.py", "t", "", std::string("/cache/"), ""),
             "/cache/a/b/mod.t.pyc");
-  EXPECT_EQ(CacheFromSource("rel/mod.py", "t", "1", std::string("/cache"), "/home/u"),
-            "/cache/home/u/rel/mod.t.opt-1.pyc");
+  EXPECT_EQ(
+      CacheFromSource("rel/mod.py", "t", "1", std::string("/cache"), "/home/u"),
+      "/cache/home/u/rel/mod.t.opt-1.pyc");
 }
 
 }  // namespace
