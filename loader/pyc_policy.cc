@@ -152,8 +152,14 @@ namespace {
 // that stale and corrupt keep their names.
 py::tuple CheckPyc(const std::string& source_path,
                    const std::string& pyc_path) {
-  auto result = [](const PycCheck& check) {
-    return py::make_tuple(PycVerdictName(check.verdict), check.reason);
+  PycHeader header;
+  bool have_header = false;
+  auto result = [&](const PycCheck& check) {
+    py::object none = py::none();
+    return py::make_tuple(
+        PycVerdictName(check.verdict), check.reason,
+        have_header ? py::bool_(header.hash_based()) : none,
+        have_header ? py::bool_(header.check_source()) : none);
   };
   absl::StatusOr<FileContents> pyc = ReadWholeFile(pyc_path, false);
   if (!pyc.ok())
@@ -162,8 +168,8 @@ py::tuple CheckPyc(const std::string& source_path,
   if (!source.ok())
     return result(
         {PycVerdict::kNoSource, std::string(source.status().message())});
-  PycHeader header;
   PycCheck check = ClassifyPyc(pyc->data, Refs().magic, &header);
+  have_header = check.ok();
   if (check.ok())
     check = header.hash_based()
                 ? ValidateHashPyc(header, std::string(SourceHash(source->data)))
@@ -179,16 +185,17 @@ py::tuple CheckPyc(const std::string& source_path,
 }  // namespace
 
 void RegisterPycPolicy(py::module_& m) {
-  m.def(
-      "check_pyc", &CheckPyc, py::arg("source_path"), py::arg("pyc_path"),
-      "(verdict, reason) for the bytecode cache file `pyc_path` of the source "
-      "file `source_path`, judged by the loader's own validators. verdict: "
-      "'ok' (the loader would use it; reason ''), 'missing' (no readable "
-      "pyc), 'no_source' (the source cannot be read), 'stale' (another "
-      "interpreter's magic number, or the source's mtime, size or hash "
-      "differ), 'corrupt' (truncated header, not a pyc, undefined flags, a "
-      "body that is not code), 'racy' (valid for CPython, but written before "
-      "the source's mtime second was over: bridgeimport recompiles it).");
+  m.def("check_pyc", &CheckPyc, py::arg("source_path"), py::arg("pyc_path"),
+        "(verdict, reason, hash_based, check_source) for the bytecode cache "
+        "file `pyc_path` of the source file `source_path`, judged by the "
+        "loader's own validators; the last two are the header's PEP 552 flags "
+        "(None without a valid header). verdict: "
+        "'ok' (the loader would use it; reason ''), 'missing' (no readable "
+        "pyc), 'no_source' (the source cannot be read), 'stale' (another "
+        "interpreter's magic number, or the source's mtime, size or hash "
+        "differ), 'corrupt' (truncated header, not a pyc, undefined flags, a "
+        "body that is not code), 'racy' (valid for CPython, but written before "
+        "the source's mtime second was over: bridgeimport recompiles it).");
   m.def(
       "settled_before",
       [](int64_t mtime_ns, int64_t ctime_ns, int64_t when_ns) {

@@ -32,7 +32,6 @@ from typing import Optional, Tuple
 from . import _native
 
 _SECOND = 1_000_000_000
-_MARGIN = 100_000_000
 
 # module -> (path, (mtime_ns, size, ino, ctime_ns)) for ordinary modules.
 # Threads (a transaction's, doctor's) may use it at once: each access is one
@@ -48,9 +47,8 @@ def _key(st: os.stat_result) -> Tuple[int, int, int, int]:
 
 def _settled_before(st: os.stat_result, when_ns: int) -> bool:
     """True if the file's last change (mtime or ctime) is provably before
-    ``when_ns`` by file timestamps."""
-    changed = max(st.st_mtime_ns, st.st_ctime_ns)
-    return when_ns >= (changed // _SECOND + 1) * _SECOND + _MARGIN
+    ``when_ns`` by file timestamps: the loader's rule (loader/pyc_policy.cc)."""
+    return _native.settled_before(st.st_mtime_ns, st.st_ctime_ns, when_ns)
 
 
 def _process_start_ns() -> Optional[int]:

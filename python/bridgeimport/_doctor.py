@@ -45,7 +45,6 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set,
 
 KINDS = ("duplicate", "name_mismatch", "half_executed", "changed_on_disk", "stale_pyc",
          "corrupt_pyc")
-_PYC_HEADER_SIZE = 16
 
 
 class Finding:
@@ -362,69 +361,38 @@ def _check_changed(entries: List[Tuple[str, ModuleType, str]]) -> List[Finding]:
     return findings
 
 
+# _native.check_pyc's verdicts (the loader's own pyc validators, loader/
+# pyc_policy.cc) -> the finding they give; "ok" and "racy" (a pyc the loader
+# recompiles instead of trusting, which CPython would trust) give none.
+_PYC_FINDINGS = {
+    "stale": ("stale_pyc", "it is ignored and rewritten on the next import"),
+    "corrupt": ("corrupt_pyc", "delete it (stock importlib fails on a corrupt body)"),
+}
+
+
 def _check_pyc(module_name: str, source: str) -> Tuple[List[Finding], int]:
-    """Validates the cache file(s) of one source file as CPython would."""
+    """Validates the cache file of one source file with the loader's rules.
+    Returns (findings, number of pyc files checked)."""
     import importlib.util
+
+    from . import _native
 
     try:
         pyc = importlib.util.cache_from_source(source)
     except (NotImplementedError, ValueError):
         return [], 0
-    try:
-        with open(pyc, "rb") as fh:
-            data = fh.read()
-    except OSError:
+    verdict, why, hash_based, check_source = _native.check_pyc(source, pyc)
+    if verdict == "missing":
         return [], 0  # no cache file: nothing stale
-    try:
-        with open(source, "rb") as fh:
-            source_bytes = fh.read()
-        st = os.stat(source)
-    except OSError:
+    if verdict not in _PYC_FINDINGS:
         return [], 1
-
-    def finding(kind: str, why: str, **details: Any) -> Tuple[List[Finding], int]:
-        action = "it is ignored and rewritten on the next import" if kind == "stale_pyc" else \
-            "delete it (stock importlib fails on a corrupt body)"
-        return [Finding(kind, module_name, source, f"{pyc}: {why}; {action}.",
-                        {"pyc": pyc, **details})], 1
-
-    if len(data) < _PYC_HEADER_SIZE:
-        return finding("corrupt_pyc", f"header truncated ({len(data)} of 16 bytes)")
-    magic = importlib.util.MAGIC_NUMBER
-    if data[:4] != magic:
-        if data[2:4] == b"\r\n":
-            return finding("stale_pyc", f"magic number {int.from_bytes(data[:2], 'little')} is "
-                           f"not this interpreter's {int.from_bytes(magic[:2], 'little')}")
-        return finding("corrupt_pyc", "not a pyc file (bad magic number)")
-    flags = int.from_bytes(data[4:8], "little")
-    if flags & ~0b11:
-        return finding("corrupt_pyc", f"invalid flags {flags:#x}")
-    if flags & 0b1:
-        checked = bool(flags & 0b10)
-        if importlib.util.source_hash(source_bytes) != data[8:16]:  # type: ignore[comparison-overlap]  # bytes, not int as mypy 1.0.1 says
-            note = "" if checked else \
-                " and it is an unchecked hash pyc: Python runs it anyway"
-            return finding("stale_pyc", f"source hash does not match the source{note}",
-                           hash_based=True, check_source=checked)
-    else:
-        mtime = int.from_bytes(data[8:12], "little")
-        size = int.from_bytes(data[12:16], "little")
-        problems = []
-        if mtime != int(st.st_mtime) & 0xFFFFFFFF:
-            problems.append(f"source mtime {int(st.st_mtime)} != recorded {mtime}")
-        if size != st.st_size & 0xFFFFFFFF:
-            problems.append(f"source size {st.st_size} != recorded {size}")
-        if problems:
-            return finding("stale_pyc", "; ".join(problems), hash_based=False)
-    import marshal
-
-    try:
-        code = marshal.loads(memoryview(data)[_PYC_HEADER_SIZE:])
-    except (EOFError, ValueError, TypeError) as exc:
-        return finding("corrupt_pyc", f"the bytecode does not unmarshal ({exc})")
-    if not hasattr(code, "co_code"):
-        return finding("corrupt_pyc", f"the body is a {type(code).__name__}, not code")
-    return [], 1
+    kind, action = _PYC_FINDINGS[verdict]
+    details: Dict[str, Any] = {"pyc": pyc}
+    if hash_based is not None:
+        details.update(hash_based=hash_based)
+        if hash_based:
+            details.update(check_source=check_source)
+    return [Finding(kind, module_name, source, f"{pyc}: {why}; {action}.", details)], 1
 
 
 def doctor(*, bridge_only: bool = False, check_pyc: bool = True) -> Report:
