@@ -1,6 +1,8 @@
 // finder.cc: bridgeimport's meta-path finder (see the .h).
 #include "loader/finder.h"
 
+#include <pybind11/stl.h>
+
 #include <algorithm>
 #include <memory>
 #include <optional>
@@ -174,21 +176,15 @@ NativeFinder::NativeFinder()
       table_(
           std::shared_ptr<const MountTable>(*MountTable::Build({}, cache_))) {}
 
-void NativeFinder::SetMounts(const py::list& configs) {
+void NativeFinder::SetMounts(const py::iterable& configs) {
   std::vector<MountConfig> parsed;
   for (py::handle item : configs) {
-    py::tuple t(py::reinterpret_borrow<py::object>(item));  // any sequence
-    if (t.size() < 4)
-      throw py::value_error(
-          "bridgeimport: a mount config is (package, directories, "
-          "pattern, allow_external_symlinks[, atomic])");
-    MountConfig c;
-    c.package = ToUtf8(t[0]);
-    for (py::handle d : t[1]) c.directories.push_back(ToUtf8(d));
-    c.pattern = ToUtf8(t[2]);
-    c.allow_external_symlinks = t[3].cast<bool>();
-    c.atomic = t.size() > 4 && t[4].cast<bool>();
-    parsed.push_back(std::move(c));
+    if (!py::isinstance<MountConfig>(item))
+      throw py::type_error(
+          "bridgeimport: Finder.set_mounts() takes _native.MountConfig "
+          "objects, not " +
+          std::string(Py_TYPE(item.ptr())->tp_name));
+    parsed.push_back(item.cast<MountConfig>());
   }
   absl::StatusOr<std::unique_ptr<MountTable>> table =
       MountTable::Build(parsed, cache_);
@@ -196,15 +192,17 @@ void NativeFinder::SetMounts(const py::list& configs) {
   table_.Publish(std::shared_ptr<const MountTable>(*std::move(table)));
 }
 
-py::list NativeFinder::Mounts() const {
+std::vector<MountConfig> NativeFinder::Mounts() const {
   std::shared_ptr<const MountTable> table = table_.Get();
-  py::list out;
+  std::vector<MountConfig> out;
   for (const Mount* m : table->mounts()) {
-    py::tuple dirs(m->directories().size());
-    for (size_t i = 0; i < m->directories().size(); ++i)
-      dirs[i] = py::str(m->directories()[i]);
-    out.append(py::make_tuple(m->package(), dirs, m->glob().text(),
-                              m->allow_external_symlinks(), m->atomic()));
+    MountConfig c;
+    c.package = m->package();
+    c.directories = m->directories();
+    c.pattern = m->glob().text();
+    c.allow_external_symlinks = m->allow_external_symlinks();
+    c.atomic = m->atomic();
+    out.push_back(std::move(c));
   }
   return out;
 }
@@ -376,7 +374,7 @@ py::object NativeFinder::MountPackageSpec(const Resolution& r,
   return spec;
 }
 
-py::dict NativeFinder::Resolve(const py::object& name) {
+ResolvedName NativeFinder::Resolve(const py::object& name) {
   if (!PyUnicode_Check(name.ptr()))
     throw py::type_error("module name must be str, not " +
                          std::string(Py_TYPE(name.ptr())->tp_name));
@@ -394,21 +392,14 @@ py::dict NativeFinder::Resolve(const py::object& name) {
   if (r.kind == Resolution::Kind::kMiss)
     r.detail = "no mount serves it (the first component '" +
                std::string(FirstComponent(utf8)) + "' is not mounted)";
-  py::dict out;
-  out["kind"] = KindName(r.kind);
-  out["file"] = r.file.empty() ? py::object(py::none()) : py::str(r.file);
-  out["directory"] =
-      r.directory.empty() ? py::object(py::none()) : py::str(r.directory);
-  out["mount"] = r.mount ? py::object(py::str(r.mount->package()))
-                         : py::object(py::none());
-  out["detail"] = r.detail;
-  return out;
+  return ResolvedName{KindName(r.kind), r.file, r.directory,
+                      r.mount ? r.mount->package() : std::string(), r.detail};
 }
 
-py::list NativeFinder::ListChildren(const py::object& package) {
+std::vector<ChildModule> NativeFinder::ListChildren(const py::object& package) {
   std::shared_ptr<const MountTable> table = table_.Get();
-  py::list out;
-  for (const ChildModule& c : table->ListChildren(ToUtf8(package))) {
+  std::vector<ChildModule> out;
+  for (ChildModule& c : table->ListChildren(ToUtf8(package))) {
     // The core accepts any non-ASCII UTF-8 letter-run; only the interpreter
     // knows str.isidentifier(). A name find_spec refuses is never listed.
     if (!IsAscii(c.name)) {
@@ -417,9 +408,7 @@ py::list NativeFinder::ListChildren(const py::object& package) {
       if (ok < 0) throw py::error_already_set();
       if (!ok) continue;
     }
-    py::list shadowed;
-    for (const std::string& s : c.shadowed) shadowed.append(s);
-    out.append(py::make_tuple(c.name, c.is_package, c.file, shadowed));
+    out.push_back(std::move(c));
   }
   return out;
 }
@@ -459,21 +448,103 @@ py::object NativeFinder::Load(const py::object& name, bool atomic) {
   module = table->MayServe(utf8) ? FindAndLoadNatively(*this, name, utf8)
                                  : py::object();
   if (!module) {
-    py::dict r = Resolve(name);
-    std::string kind = r["kind"].cast<std::string>();
-    if (kind == "miss" || kind == "not_found" || kind == "invalid")
-      throw MakeImportError(Refs().not_found,
-                            "bridgeimport: no bridge module '" + utf8 +
-                                "': " + r["detail"].cast<std::string>(),
-                            utf8, "");
+    ResolvedName r = Resolve(name);
+    if (r.kind == "miss" || r.kind == "not_found" || r.kind == "invalid")
+      throw MakeImportError(
+          Refs().not_found,
+          "bridgeimport: no bridge module '" + utf8 + "': " + r.detail, utf8,
+          "");
     module = ImportThroughImportSystem(name);
   }
   RecordDependency(utf8);  // a load() during another bridge's execution
   return module;
 }
 
+namespace {
+
+py::tuple StringTuple(const std::vector<std::string>& items) {
+  py::tuple out(items.size());
+  for (size_t i = 0; i < items.size(); ++i) out[i] = py::str(items[i]);
+  return out;
+}
+
+py::object StrOrNone(const std::string& s) {
+  return s.empty() ? py::object(py::none()) : py::object(py::str(s));
+}
+
+// The records that cross the boundary between the mount table and Python:
+// one mount (MountConfig, what set_mounts takes and mounts() gives), one
+// child of a package (Child, list_children) and one resolution (Resolution,
+// resolve). Read-only; the Python layers validate before they build one.
+void RegisterMountTypes(py::module_& m) {
+  py::class_<MountConfig>(m, "MountConfig",
+                          "One mount as the native finder serves it.")
+      .def(py::init([](py::str package, py::iterable directories,
+                       py::str pattern, bool allow_external_symlinks,
+                       bool atomic) {
+             MountConfig c;
+             c.package = ToUtf8(package);
+             for (py::handle d : directories)
+               c.directories.push_back(ToUtf8(d));
+             c.pattern = ToUtf8(pattern);
+             c.allow_external_symlinks = allow_external_symlinks;
+             c.atomic = atomic;
+             return c;
+           }),
+           py::arg("package"), py::arg("directories"),
+           py::arg("pattern") = "*.py",
+           py::arg("allow_external_symlinks") = false,
+           py::arg("atomic") = false)
+      .def_readonly("package", &MountConfig::package)
+      .def_property_readonly(
+          "directories",
+          [](const MountConfig& c) { return StringTuple(c.directories); })
+      .def_readonly("pattern", &MountConfig::pattern)
+      .def_readonly("allow_external_symlinks",
+                    &MountConfig::allow_external_symlinks)
+      .def_readonly("atomic", &MountConfig::atomic)
+      .def("__eq__",
+           [](const MountConfig& a, const MountConfig& b) {
+             return a.package == b.package && a.directories == b.directories &&
+                    a.pattern == b.pattern &&
+                    a.allow_external_symlinks == b.allow_external_symlinks &&
+                    a.atomic == b.atomic;
+           })
+      .def("__repr__", [](const MountConfig& c) {
+        return py::str("MountConfig({!r}, {!r}, pattern={!r})")
+            .format(c.package, StringTuple(c.directories), c.pattern);
+      });
+  py::class_<ChildModule>(m, "Child", "One direct child of a served package.")
+      .def_readonly("name", &ChildModule::name)
+      .def_readonly("is_package", &ChildModule::is_package)
+      .def_readonly("file", &ChildModule::file)
+      .def_property_readonly(
+          "shadowed",
+          [](const ChildModule& c) { return StringTuple(c.shadowed); })
+      .def("__repr__", [](const ChildModule& c) {
+        return py::str("Child({!r}, {!r})").format(c.name, c.file);
+      });
+  py::class_<ResolvedName>(m, "Resolution",
+                           "What serves a name: Finder.resolve()'s answer.")
+      .def_readonly("kind", &ResolvedName::kind)
+      .def_property_readonly(
+          "file", [](const ResolvedName& r) { return StrOrNone(r.file); })
+      .def_property_readonly(
+          "directory",
+          [](const ResolvedName& r) { return StrOrNone(r.directory); })
+      .def_property_readonly(
+          "mount", [](const ResolvedName& r) { return StrOrNone(r.mount); })
+      .def_readonly("detail", &ResolvedName::detail)
+      .def("__repr__", [](const ResolvedName& r) {
+        return py::str("Resolution({!r}, {!r})").format(r.kind, r.detail);
+      });
+}
+
+}  // namespace
+
 void RegisterFinder(py::module_& m) {
   InitImportSystem();  // its state made now, before any load can reach it
+  RegisterMountTypes(m);
   py::class_<NativeFinder, std::shared_ptr<NativeFinder>> cls(
       m, "Finder", py::dynamic_attr());
   // __doc__, not a tp_doc: see RegisterLoader (bridge_loader.cc).

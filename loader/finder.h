@@ -38,17 +38,28 @@ namespace py = pybind11;
 // Prefix of the __path__ placeholder entries of mount packages.
 inline constexpr const char* kPlaceholderScheme = "bridgeimport://";
 
+// Finder.resolve()'s answer: how the mount table resolves a name, with
+// strings for Python. kind is "module", "package", "prefix" (a mount
+// package), "miss", "invalid" or "not_found" (KindName); the others are
+// empty when they do not apply.
+struct ResolvedName {
+  std::string kind;
+  std::string file;
+  std::string directory;
+  std::string mount;  // the serving mount's package
+  std::string detail;
+};
+
 class NativeFinder {
  public:
   NativeFinder();
 
-  // Replaces the mounts. `configs` is a list of (package, [directories],
-  // pattern, allow_external_symlinks, atomic). Raises ValueError,
-  // FileNotFoundError or NotADirectoryError and keeps the old mounts if any
-  // entry is bad.
-  void SetMounts(const py::list& configs);
-  // (package, (directories...), pattern, allow_external_symlinks, atomic).
-  py::list Mounts() const;
+  // Replaces the mounts with `configs`, a sequence of _native.MountConfig.
+  // Raises TypeError for anything else, ValueError, FileNotFoundError or
+  // NotADirectoryError for a bad entry, and then keeps the old mounts.
+  void SetMounts(const py::iterable& configs);
+  // The mounts in force, as MountConfig.
+  std::vector<MountConfig> Mounts() const;
 
   // The protocol entry point. Returns a new reference, or nullptr with a
   // Python error set. Never raises for names outside the mounts.
@@ -60,10 +71,10 @@ class NativeFinder {
   // failure also removes every bridge module first loaded during this load
   // (load_frame.h).
   py::object Load(const py::object& name, bool atomic);
-  // The resolution of `name` as a dict (kind, file, directory, mount, detail).
-  py::dict Resolve(const py::object& name);
-  // Direct children of a served package: (name, is_package, file, shadowed).
-  py::list ListChildren(const py::object& package);
+  // What serves `name` (bound as _native.Resolution).
+  ResolvedName Resolve(const py::object& name);
+  // Direct children of a served package (bound as _native.Child).
+  std::vector<ChildModule> ListChildren(const py::object& package);
 
  private:
   py::object FindSpecHit(const std::shared_ptr<const MountTable>& table,

@@ -167,10 +167,10 @@ def _mounted_files() -> Iterator[Tuple[str, str]]:
         stack = [m.package]
         while stack:
             package = stack.pop()
-            for name, is_package, file, _hidden in _native.finder.list_children(package):
-                full = f"{package}.{name}"
-                yield full, file
-                if is_package:
+            for child in _native.finder.list_children(package):
+                full = f"{package}.{child.name}"
+                yield full, child.file
+                if child.is_package:
                     stack.append(full)
 
 

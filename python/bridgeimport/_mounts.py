@@ -67,10 +67,10 @@ class Mount(MountSpec):
         stack = [self.package]
         while stack:
             package = stack.pop()
-            for name, is_package, _file, _shadowed in _native.finder.list_children(package):
-                full = f"{package}.{name}"
+            for child in _native.finder.list_children(package):
+                full = f"{package}.{child.name}"
                 out.append(full)
-                if is_package:
+                if child.is_package:
                     stack.append(full)
         return sorted(out)
 
@@ -78,9 +78,9 @@ class Mount(MountSpec):
         """Files hidden by a file of the same module name in an earlier directory:
         ``{module name: [hidden files]}``."""
         out: Dict[str, List[str]] = {}
-        for name, _is_package, _file, hidden in _native.finder.list_children(self.package):
-            if hidden:
-                out[f"{self.package}.{name}"] = list(hidden)
+        for child in _native.finder.list_children(self.package):
+            if child.shadowed:
+                out[f"{self.package}.{child.name}"] = list(child.shadowed)
         return out
 
     def add_directory(self, directory: "PathLike") -> "Mount":
@@ -104,8 +104,9 @@ def _absolute(directory: "PathLike") -> str:
 
 
 def _push(table: "Dict[str, Mount]") -> None:
-    _native.finder.set_mounts([(m.package, list(m.directories), m.pattern,
-                                m.allow_external_symlinks, m.atomic) for m in table.values()])
+    _native.finder.set_mounts([_native.MountConfig(m.package, m.directories, m.pattern,
+                                                   m.allow_external_symlinks, m.atomic)
+                               for m in table.values()])
 
 
 def _export() -> None:

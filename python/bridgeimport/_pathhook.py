@@ -34,7 +34,7 @@ class PlaceholderFinder:
                   target: "Optional[ModuleType]" = None) -> "Optional[ModuleSpec]":
         if fullname.rpartition(".")[0] != self.package:
             return None
-        if _native.finder.resolve(fullname)["kind"] not in ("module", "package"):
+        if _native.finder.resolve(fullname).kind not in ("module", "package"):
             return None
         return _native.finder.find_spec(fullname, None, target)
 
@@ -43,8 +43,8 @@ class PlaceholderFinder:
 
     def iter_modules(self, prefix: str = "") -> "Iterator[Tuple[str, bool]]":
         """Used by pkgutil.iter_modules() and walk_packages()."""
-        for name, is_package, _file, _shadowed in _native.finder.list_children(self.package):
-            yield prefix + name, is_package
+        for child in _native.finder.list_children(self.package):
+            yield prefix + child.name, child.is_package
 
 
 def forget_placeholders() -> None:

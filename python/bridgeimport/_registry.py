@@ -109,9 +109,10 @@ class Registry:
 
     def _scan(self) -> Dict[str, Tuple[str, str]]:
         index: Dict[str, Tuple[str, str]] = {}
-        for stem, _is_package, file, shadowed in _native.finder.list_children(self.package):
+        for child in _native.finder.list_children(self.package):
+            stem, file = child.name, child.file
             module = f"{self.package}.{stem}"
-            for hidden in shadowed:
+            for hidden in child.shadowed:
                 self._warn_once(("shadow", module, hidden),
                                 f"bridgeimport registry {self.package!r}: {module!r} is served "
                                 f"from {file!r}; {hidden!r} has the same name and is ignored")

@@ -202,13 +202,25 @@ def test_load_of_a_mount_package_has_no_file(tree, pkgname):
     assert not hasattr(pkg, "__file__") and not hasattr(pkg, "__cached__")
 
 
-def test_set_mounts_accepts_any_sequence_and_refuses_short_ones(tree, pkgname):
+def test_set_mounts_takes_mount_configs_and_refuses_anything_else(tree, pkgname):
+    """One record type crosses into the finder: MountConfig (no positional
+    tuples), given back by mounts()."""
     d = tree({"a.py": ""})
     before = _native.finder.mounts()
     try:
-        _native.finder.set_mounts([[pkgname, [str(d)], "*.py", False]])
-        assert _native.finder.mounts()[0][0] == pkgname
-        with pytest.raises(ValueError):
-            _native.finder.set_mounts([[pkgname, [str(d)]]])
+        config = _native.MountConfig(pkgname, [str(d)], "*.py")
+        _native.finder.set_mounts([config])
+        (got,) = _native.finder.mounts()
+        assert got == config and (got.package, got.directories) == (pkgname, (str(d),))
+        assert (got.pattern, got.allow_external_symlinks, got.atomic) == ("*.py", False, False)
+        with pytest.raises(TypeError, match="takes _native.MountConfig objects, not list"):
+            _native.finder.set_mounts([[pkgname, [str(d)], "*.py", False]])
+        assert _native.finder.mounts() == [config]  # the refused call changed nothing
+        (child,) = _native.finder.list_children(pkgname)
+        assert (child.name, child.is_package, child.file, child.shadowed) == (
+            "a", False, str(d / "a.py"), ())
+        r = _native.finder.resolve(f"{pkgname}.a")
+        assert (r.kind, r.file, r.mount) == ("module", str(d / "a.py"), pkgname)
+        assert _native.finder.resolve("json").kind == "miss"
     finally:
-        _native.finder.set_mounts([list(m) for m in before])
+        _native.finder.set_mounts(before)

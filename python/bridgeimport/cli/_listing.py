@@ -35,11 +35,11 @@ def listing() -> Dict[str, Any]:
         stack = [m.package]
         while stack:
             package = stack.pop()
-            for name, is_package, file, hidden in _native.finder.list_children(package):
-                full = f"{package}.{name}"
-                modules.append({"name": full, "file": file, "package": bool(is_package),
-                                **_state(full, file), "shadowed": list(hidden)})
-                if is_package:
+            for child in _native.finder.list_children(package):
+                full = f"{package}.{child.name}"
+                modules.append({"name": full, "file": child.file, "package": child.is_package,
+                                **_state(full, child.file), "shadowed": list(child.shadowed)})
+                if child.is_package:
                     stack.append(full)
         modules.sort(key=lambda e: e["name"])  # type: ignore[no-any-return]  # a str
         out.append({"package": m.package, "directories": list(m.directories),
