@@ -42,6 +42,8 @@ nitpick_ignore_regex = [
     (r"py:class", r"(os\.)?PathLike.*"),
     (r"py:class", r"_?mounts\.PathLike"),
     (r"py:class", r"bridgeimport\._\w+\..*"),
+    # pybind11's signatures of the native Finder (set_mounts takes an iterable).
+    (r"py:class", r"collections\.abc\.Iterable"),
 ]
 
 html_theme = "alabaster"
