@@ -1,3 +1,5 @@
+// dir_cache.cc: cached directory listings, revalidated by directory mtime
+// (see the .h).
 #include "finders/dir_cache.h"
 
 #include <dirent.h>

@@ -1,3 +1,5 @@
+// file_io.cc: whole-file reads and atomic writes for the bytecode cache (see
+// the .h).
 #include "finders/file_io.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+// glob_pattern.cc: the file-name glob of a mount (see the .h).
 #include "finders/glob_pattern.h"
 
 #include "absl/strings/str_cat.h"

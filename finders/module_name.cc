@@ -1,3 +1,5 @@
+// module_name.cc: validation and splitting of dotted Python module names
+// (see the .h).
 #include "finders/module_name.h"
 
 #include "absl/strings/str_cat.h"

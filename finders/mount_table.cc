@@ -1,3 +1,5 @@
+// mount_table.cc: package prefixes mapped to bridge directories, and name
+// resolution against them (see the .h).
 #include "finders/mount_table.h"
 
 #include <dirent.h>

@@ -1,3 +1,5 @@
+// pyc_header.cc: CPython's bytecode cache format and paths, and the rules
+// for trusting a pyc (see the .h).
 #include "finders/pyc_header.h"
 
 #include <vector>
