@@ -32,6 +32,45 @@ std::u32string DecodeUtf8Lenient(absl::string_view s) {
   return out;
 }
 
+size_t GlobPattern::ParseToken(const std::u32string& p, size_t i,
+                               Token* token) {
+  char32_t c = p[i];
+  if (c == U'*') {
+    token->kind = Token::kAnyRun;
+    return i + 1;
+  }
+  if (c == U'?') {
+    token->kind = Token::kAnyOne;
+    return i + 1;
+  }
+  token->kind = Token::kLiteral;
+  token->literal = c;
+  if (c != U'[') return i + 1;
+  // Find the closing bracket the way fnmatch.translate does: a ']' right
+  // after '[' or '[!' is a member, not the end.
+  size_t j = i + 1;
+  if (j < p.size() && p[j] == U'!') ++j;
+  if (j < p.size() && p[j] == U']') ++j;
+  while (j < p.size() && p[j] != U']') ++j;
+  if (j >= p.size()) return i + 1;  // unclosed: a literal '['
+  token->kind = Token::kSet;
+  size_t k = i + 1;
+  if (p[k] == U'!') {
+    token->negated = true;
+    ++k;
+  }
+  while (k < j) {
+    if (k + 2 < j && p[k + 1] == U'-') {
+      if (p[k] <= p[k + 2]) token->ranges.emplace_back(p[k], p[k + 2]);
+      k += 3;
+    } else {
+      token->ranges.emplace_back(p[k], p[k]);
+      ++k;
+    }
+  }
+  return j + 1;
+}
+
 absl::StatusOr<GlobPattern> GlobPattern::Compile(absl::string_view pattern) {
   if (pattern.empty()) return absl::InvalidArgumentError("glob is empty");
   for (char c : pattern) {
@@ -47,55 +86,12 @@ absl::StatusOr<GlobPattern> GlobPattern::Compile(absl::string_view pattern) {
   GlobPattern glob;
   glob.text_ = std::string(pattern);
   std::u32string p = DecodeUtf8Lenient(pattern);
-  size_t i = 0;
-  while (i < p.size()) {
-    char32_t c = p[i];
+  for (size_t i = 0; i < p.size();) {
     Token token;
-    if (c == U'*') {
-      token.kind = Token::kAnyRun;
-      if (!glob.tokens_.empty() && glob.tokens_.back().kind == Token::kAnyRun) {
-        ++i;  // "**" is "*" in fnmatch
-        continue;
-      }
-      ++i;
-    } else if (c == U'?') {
-      token.kind = Token::kAnyOne;
-      ++i;
-    } else if (c == U'[') {
-      // Find the closing bracket the way fnmatch.translate does: a ']' right
-      // after '[' or '[!' is a member, not the end.
-      size_t j = i + 1;
-      if (j < p.size() && p[j] == U'!') ++j;
-      if (j < p.size() && p[j] == U']') ++j;
-      while (j < p.size() && p[j] != U']') ++j;
-      if (j >= p.size()) {  // unclosed: a literal '['
-        token.kind = Token::kLiteral;
-        token.literal = c;
-        ++i;
-      } else {
-        token.kind = Token::kSet;
-        size_t k = i + 1;
-        if (p[k] == U'!') {
-          token.negated = true;
-          ++k;
-        }
-        while (k < j) {
-          if (k + 2 < j && p[k + 1] == U'-') {
-            if (p[k] <= p[k + 2]) token.ranges.emplace_back(p[k], p[k + 2]);
-            k += 3;
-          } else {
-            token.ranges.emplace_back(p[k], p[k]);
-            ++k;
-          }
-        }
-        i = j + 1;
-      }
-    } else {
-      token.kind = Token::kLiteral;
-      token.literal = c;
-      ++i;
-    }
-    glob.tokens_.push_back(std::move(token));
+    i = ParseToken(p, i, &token);
+    bool repeated_run = token.kind == Token::kAnyRun && !glob.tokens_.empty() &&
+                        glob.tokens_.back().kind == Token::kAnyRun;
+    if (!repeated_run) glob.tokens_.push_back(std::move(token));  // "**" is "*"
   }
   glob.matches_all_py_ = glob.text_ == "*.py" || glob.text_ == "*";
   return glob;

@@ -45,6 +45,9 @@ class GlobPattern {
 
   GlobPattern() = default;
   bool TokenMatches(const Token& token, char32_t c) const;
+  // The token at p[i] (a '[' starts a set, as in fnmatch.translate) and
+  // the index after it.
+  static size_t ParseToken(const std::u32string& p, size_t i, Token* token);
 
   std::string text_;
   std::vector<Token> tokens_;

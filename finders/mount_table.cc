@@ -64,6 +64,40 @@ bool Mount::Serves(absl::string_view file_name) const {
   return glob_.matches_all_py() || glob_.Matches(file_name);
 }
 
+namespace {
+
+// Why `dir` cannot be one of the directories of mount `package`, or OK:
+// it must be an absolute path to a directory this process can list.
+absl::Status CheckDirectory(const std::string& package,
+                            const std::string& dir) {
+  if (dir.empty() || dir[0] != '/')
+    return absl::InvalidArgumentError(
+        absl::StrCat("mount '", package, "': directory '", dir,
+                     "' is not an absolute path"));
+  if (dir.find('\0') != std::string::npos)
+    return absl::InvalidArgumentError(
+        absl::StrCat("mount '", package, "': directory path contains NUL"));
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0)
+    return absl::NotFoundError(absl::StrCat(
+        "mount '", package, "': directory '", dir, "' does not exist"));
+  if (!S_ISDIR(st.st_mode))
+    return absl::FailedPreconditionError(
+        absl::StrCat("mount '", package, "': '", dir, "' is not a directory"));
+  // An unreadable directory would serve nothing and every import from it
+  // would say only "not found": refuse it here, where the cause is known.
+  if (DIR* probe = opendir(dir.c_str())) {
+    closedir(probe);
+  } else {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "mount '", package, "': directory '", dir, "' cannot be read (",
+        strerror(errno), "); check its permissions (r and x)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<MountTable>> MountTable::Build(
     const std::vector<MountConfig>& configs, std::shared_ptr<DirCache> cache) {
   std::unique_ptr<MountTable> table(new MountTable());
@@ -87,31 +121,8 @@ absl::StatusOr<std::unique_ptr<MountTable>> MountTable::Build(
     mount->allow_external_symlinks_ = config.allow_external_symlinks;
     mount->atomic_ = config.atomic;
     for (const std::string& dir : config.directories) {
-      if (dir.empty() || dir[0] != '/')
-        return absl::InvalidArgumentError(
-            absl::StrCat("mount '", config.package, "': directory '", dir,
-                         "' is not an absolute path"));
-      if (dir.find('\0') != std::string::npos)
-        return absl::InvalidArgumentError(absl::StrCat(
-            "mount '", config.package, "': directory path contains NUL"));
-      struct stat st;
-      if (stat(dir.c_str(), &st) != 0)
-        return absl::NotFoundError(absl::StrCat("mount '", config.package,
-                                                "': directory '", dir,
-                                                "' does not exist"));
-      if (!S_ISDIR(st.st_mode))
-        return absl::FailedPreconditionError(absl::StrCat(
-            "mount '", config.package, "': '", dir, "' is not a directory"));
-      // An unreadable directory would serve nothing and every import from it
-      // would say only "not found": refuse it here, where the cause is known.
-      if (DIR* probe = opendir(dir.c_str())) {
-        closedir(probe);
-      } else {
-        return absl::PermissionDeniedError(
-            absl::StrCat("mount '", config.package, "': directory '", dir,
-                         "' cannot be read (", strerror(errno),
-                         "); check its permissions (r and x)"));
-      }
+      if (absl::Status s = CheckDirectory(config.package, dir); !s.ok())
+        return s;
       // The same directory twice (or under another spelling, through a
       // symlink) adds nothing; it would only shadow itself.
       std::string real = RealPath(dir);
