@@ -86,11 +86,18 @@ def ships_start_file() -> bool:
 class BuildPyWithPth(build_py):
     """Also places the start-up files at the root of the install
     (site-packages): bridgeimport.pth for every Python, bridgeimport.start
-    where ships_start_file(); and the examples inside the package."""
+    where ships_start_file(); and the examples inside the package. Drops
+    modules an earlier build left in the same build_lib that the sources no
+    longer have (a moved or deleted module would otherwise ship too)."""
 
     def run(self) -> None:
         super().run()
         target = Path(self.build_lib)
+        package = target / "bridgeimport"
+        for built in package.rglob("*.py"):
+            relative = built.relative_to(target)
+            if relative.parts[1] != "_examples" and not (ROOT / "python" / relative).exists():
+                built.unlink()
         shutil.copy(ROOT / "python" / "bridgeimport.pth", target / "bridgeimport.pth")
         start = target / "bridgeimport.start"
         if ships_start_file():

@@ -504,11 +504,15 @@ void RegisterMountTypes(py::module_& m) {
                     &MountConfig::allow_external_symlinks)
       .def_readonly("atomic", &MountConfig::atomic)
       .def("__eq__",
-           [](const MountConfig& a, const MountConfig& b) {
-             return a.package == b.package && a.directories == b.directories &&
-                    a.pattern == b.pattern &&
-                    a.allow_external_symlinks == b.allow_external_symlinks &&
-                    a.atomic == b.atomic;
+           [](const MountConfig& a, py::object other) -> py::object {
+             if (!py::isinstance<MountConfig>(other))
+               return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+             const MountConfig& b = other.cast<const MountConfig&>();
+             return py::bool_(
+                 a.package == b.package && a.directories == b.directories &&
+                 a.pattern == b.pattern &&
+                 a.allow_external_symlinks == b.allow_external_symlinks &&
+                 a.atomic == b.atomic);
            })
       .def("__repr__", [](const MountConfig& c) {
         return py::str("MountConfig({!r}, {!r}, pattern={!r})")

@@ -61,7 +61,7 @@ PycCheck UnmarshalCode(const std::string& pyc, const std::string& source_path,
   if (!PyCode_Check(body.ptr()))
     return {PycVerdict::kCorrupt, std::string("the body is a ") +
                                       Py_TYPE(obj)->tp_name + ", not code"};
-  FixCodeFilename(body, source_path);
+  if (!source_path.empty()) FixCodeFilename(body, source_path);
   *code = std::move(body);
   return {};
 }
@@ -150,14 +150,32 @@ namespace {
 // pyc is always compared with its source (doctor reports an unchecked one
 // that no longer matches, which Python runs anyway), and racy comes last, so
 // that stale and corrupt keep their names.
-py::tuple CheckPyc(const std::string& source_path,
-                   const std::string& pyc_path) {
+// A path as the file system takes it: os.fsencode, so that names holding
+// bytes that are not UTF-8 (surrogate escapes) reach the same file.
+std::string FsEncoded(const py::str& path) {
+  py::bytes encoded =
+      py::reinterpret_steal<py::bytes>(PyUnicode_EncodeFSDefault(path.ptr()));
+  if (!encoded) throw py::error_already_set();
+  return std::string(encoded);
+}
+
+// The reverse, for text that may quote such a path (os.fsdecode).
+py::str FsDecoded(const std::string& text) {
+  PyObject* s = PyUnicode_DecodeFSDefaultAndSize(
+      text.data(), static_cast<Py_ssize_t>(text.size()));
+  if (s == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(s);
+}
+
+py::tuple CheckPyc(const py::str& source_file, const py::str& pyc_file) {
+  std::string source_path = FsEncoded(source_file);
+  std::string pyc_path = FsEncoded(pyc_file);
   PycHeader header;
   bool have_header = false;
   auto result = [&](const PycCheck& check) {
     py::object none = py::none();
     return py::make_tuple(
-        PycVerdictName(check.verdict), check.reason,
+        PycVerdictName(check.verdict), FsDecoded(check.reason),
         have_header ? py::bool_(header.hash_based()) : none,
         have_header ? py::bool_(header.check_source()) : none);
   };
@@ -176,7 +194,8 @@ py::tuple CheckPyc(const std::string& source_path,
                 : ValidateTimestampPyc(header, source->mtime_sec,
                                        source->mtime_nsec, source->size);
   py::object code;
-  if (check.ok()) check = UnmarshalCode(pyc->data, source_path, &code);
+  // "": the code is only looked at, not run: its co_filename stays as is.
+  if (check.ok()) check = UnmarshalCode(pyc->data, "", &code);
   if (check.ok() && !header.hash_based())
     check = ValidatePycSettled(source->mtime_ns, pyc->mtime_ns);
   return result(check);

@@ -65,7 +65,8 @@ CachedCode ReadCachedCode(const std::string& cache_path,
                           const SourceFile& source);
 
 // The code object in a pyc's body (after the header), its co_filename
-// pointed at `source_path`; else kCorrupt with the reason in the result.
+// pointed at `source_path` (left as is for ""); else kCorrupt with the
+// reason in the result.
 PycCheck UnmarshalCode(const std::string& pyc, const std::string& source_path,
                        py::object* code);
 

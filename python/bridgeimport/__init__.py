@@ -21,8 +21,6 @@ finder and loader that roll ``sys.modules`` back when a load fails.
 # mount API and the registry are imported on first use of a name. Nothing
 # here may import typing, threading, re, importlib.abc, or even __future__ (a
 # real import at run time): annotations are strings.
-import _thread
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # type checkers treat the name as true: they see every real signature
     from ._doctor import doctor
@@ -111,8 +109,8 @@ if not TYPE_CHECKING:
         return sorted(set(globals()) | set(_LAZY))
 
 
-_activation_lock = _thread.RLock()  # type: ignore[attr-defined]  # missing from mypy 1.0's typeshed
 _activated = False
+_activating = 0  # depth of _activate calls on the thread holding the lock
 
 
 def _activate() -> "Finder":
@@ -121,16 +119,28 @@ def _activate() -> "Finder":
 
     Called on the first use of any public name, and by start-up's stand-in
     finder on the first import under a declared package. Threads arriving
-    meanwhile wait on the lock, so none sees a declared package unmounted;
-    the thread activating may re-enter (entry points import plugin code) and
-    then finds nothing left to mount."""
-    global _activated
-    with _activation_lock:
+    meanwhile wait on the lock, so none sees a declared package unmounted.
+    The lock is importlib's own module lock (for a name no module has): the
+    activating thread imports the modules entry points name, and if one of
+    them is being imported by a thread that waits here, the import system's
+    deadlock detection raises its _DeadlockError in one of the two instead
+    of hanging both, as for any cycle of two imports. The activating thread
+    may re-enter (plugin code using the API while its entry point is
+    resolved): it then gets the finder as it is, and only the outermost call
+    marks activation done."""
+    global _activated, _activating
+    import sys
+
+    with sys.modules["_frozen_importlib"]._ModuleLockManager("bridgeimport._activation"):
         from . import _mounts, _native, _startup
 
-        if not _activated:
-            _mounts.register_abcs()
-            _mounts.mount_declared(_startup.take_pending())
+        if not _activated and not _activating:
+            _activating += 1
+            try:
+                _mounts.register_abcs()
+                _mounts.mount_declared(_startup.take_pending())
+            finally:
+                _activating -= 1
             _activated = True
     return _native.finder
 

@@ -20,8 +20,10 @@ Checks, each a kind of :class:`Finding`:
     finding says so). Modules of other loaders keep no such record.
 ``half_executed``
     A module loaded by hand from outside ``sys.path`` (``spec_from_file_location``
-    and ``exec_module``) whose execution stopped part-way: names its source
-    defines at top level are missing, and the module was left in
+    and ``exec_module``) whose execution stopped part-way: the names its
+    source defines at top level are there up to one statement and missing
+    from it on (unless its bytecode cache shows the file changed since it
+    was compiled), and the module was left in
     ``sys.modules`` (stock importlib and bridgeimport remove a module whose
     execution fails; a hand-written loader often does not). Modules
     executing right now, ``__main__`` among them, are not checked.
@@ -288,11 +290,33 @@ def _executing_namespaces() -> Set[int]:
     return running
 
 
+def _stopped_part_way(source: bytes, file: str, namespace: Dict[str, Any]) -> List[str]:
+    """The top-level names of ``source`` from the first one ``namespace``
+    lacks to the end, if it lacks all of those and has every one before:
+    the shape a module body that raised at one statement leaves. [] else."""
+    names = _top_level_names(source, file)
+    first = next((i for i, n in enumerate(names) if n not in namespace), len(names))
+    missing = names[first:]
+    return missing if all(n not in namespace for n in missing) else []
+
+
+def _compiled_from_other_source(module: object, file: str) -> bool:
+    """True if the module's bytecode cache says the source changed since it
+    was compiled (then the file on disk is not what ran)."""
+    from . import _native
+
+    cached = _attr(module, "__cached__")
+    if not isinstance(cached, str):
+        return False
+    return _native.check_pyc(file, cached)[0] == "stale"
+
+
 def _check_half_executed(entries: List[Tuple[str, ModuleType, str]],
                          relevant: Relevant) -> List[Finding]:
     """Hand-loaded modules (file outside every sys.path directory, not a
-    bridge module) whose source binds top-level names they lack."""
-    path_dirs = [_real(p) + os.sep for p in sys.path if isinstance(p, str) and p]
+    bridge module) whose source binds top-level names they lack, from one
+    statement on."""
+    path_dirs = [_real(p or os.getcwd()) + os.sep for p in sys.path if isinstance(p, str)]
     running = _executing_namespaces()
     findings = []
     for key, module, file in entries:
@@ -307,16 +331,16 @@ def _check_half_executed(entries: List[Tuple[str, ModuleType, str]],
                 source = fh.read()
         except OSError:
             continue
-        namespace = _attr(module, "__dict__") or {}
-        missing = [n for n in _top_level_names(source, file) if n not in namespace]
-        if missing:
+        missing = _stopped_part_way(source, file, _attr(module, "__dict__") or {})
+        if missing and not _compiled_from_other_source(module, file):
             shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
             findings.append(Finding(
                 "half_executed", key, file,
-                f"sys.modules[{key!r}] lacks {len(missing)} name(s) its source defines at "
-                f"top level ({shown}): its execution failed part-way and whatever loaded it "
-                f"left it in sys.modules. Delete sys.modules[{key!r}] and load it again, "
-                "or mount its directory so that a failed load rolls back.",
+                f"sys.modules[{key!r}] lacks the last {len(missing)} name(s) its source "
+                f"defines at top level ({shown}): its execution stopped part-way (or the "
+                f"file gained them after it was loaded) and whatever loaded it left it in "
+                f"sys.modules. Delete sys.modules[{key!r}] and load it again, or mount "
+                "its directory so that a failed load rolls back.",
                 {"missing": missing}))
     return findings
 

@@ -143,10 +143,11 @@ class Registry:
             if files:
                 self._warn_once(
                     ("pattern", directory),
-                    f"bridgeimport registry {self.package!r} lists nothing: its pattern "
-                    f"{self.pattern!r} matches none of the {len(files)} .py files in "
-                    f"{directory!r} (such as {files[0]!r}); pass pattern='*.py' to serve "
-                    "every module", _native.BridgeImportWarning)
+                    f"bridgeimport registry {self.package!r} lists nothing: none of the "
+                    f"{len(files)} .py files in {directory!r} (such as {files[0]!r}) is "
+                    f"served under its pattern {self.pattern!r}, which either matches none "
+                    "of them (pass pattern='*.py' to serve every module) or only files "
+                    "whose names are not Python identifiers", _native.BridgeImportWarning)
                 return
 
     def _warn_once(self, token: Tuple[str, ...], message: str,

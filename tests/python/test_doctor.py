@@ -85,6 +85,45 @@ def test_a_hand_loaded_module_that_failed_half_way_is_half_executed(tmp_path, pk
         sys.modules.pop(f"{pkgname}_whole", None)
 
 
+def test_modules_from_the_current_directory_or_edited_after_import_are_not_half_executed(
+        tmp_path):
+    """Two ordinary sessions: `python -c` imports from the current directory
+    (sys.path's ''), and a module loaded by hand gains a function on disk
+    afterwards (its pyc then says the source changed)."""
+    (tmp_path / "here.py").write_text("A = 1\n")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "edited.py").write_text("A = 1\n")
+    code = textwrap.dedent("""\
+        import importlib.util, sys, bridgeimport
+        import here
+        with open("here.py", "a") as f: f.write("def g(): pass\\n")
+        spec = importlib.util.spec_from_file_location("edited", "elsewhere/edited.py")
+        m = importlib.util.module_from_spec(spec); sys.modules["edited"] = m
+        spec.loader.exec_module(m)
+        with open("elsewhere/edited.py", "a") as f: f.write("def g(): pass\\n")
+        print([f.module for f in bridgeimport.doctor(check_pyc=False).of_kind("half_executed")])
+        """)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=tmp_path, env=env, timeout=60)
+    assert (r.returncode, r.stdout.strip()) == (0, "[]"), r.stderr
+
+
+def test_names_missing_only_in_the_middle_are_not_half_executed(tmp_path, pkgname):
+    """A module that deleted one of its own names later (not the shape a
+    failed execution leaves) is left alone."""
+    (tmp_path / "tidy.py").write_text("A = 1\nB = 2\nC = 3\n")
+    module = load_by_file(f"{pkgname}_tidy", tmp_path / "tidy.py")
+    del module.B
+    try:
+        assert not findings(bi.doctor(check_pyc=False), "half_executed")
+        del module.C
+        (found,) = findings(bi.doctor(check_pyc=False), "half_executed")
+        assert found.details["missing"] == ["B", "C"]
+    finally:
+        sys.modules.pop(f"{pkgname}_tidy", None)
+
+
 def test_a_module_still_executing_is_not_half_executed(tmp_path, pkgname):
     """doctor() called from a module body, as in a script or a plugin."""
     (tmp_path / "busy.py").write_text(
@@ -281,3 +320,24 @@ def test_doctor_cli_reports_a_stale_pyc_of_a_mounted_file(tmp_path):
     assert r.returncode == 1, r.stderr
     (found,) = json.loads(r.stdout)["findings"]
     assert found["kind"] == "stale_pyc" and found["details"]["pyc"].endswith(".pyc")
+
+
+def test_doctor_checks_modules_under_paths_that_are_not_utf8(tmp_path, monkeypatch):
+    """A file name with bytes that are not UTF-8 (a surrogate escape in
+    Python) reaches the same file in the native pyc check."""
+    directory = os.fsdecode(os.fsencode(str(tmp_path)) + b"/d\xff")
+    os.mkdir(directory)
+    with open(os.path.join(directory, "surmod_doctor.py"), "w") as fh:
+        fh.write("X = 1\n")
+    monkeypatch.syspath_prepend(directory)
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    import surmod_doctor  # noqa: F401
+    try:
+        assert not [f for f in bi.doctor() if f.module == "surmod_doctor"]
+        pyc = importlib.util.cache_from_source(os.path.join(directory, "surmod_doctor.py"))
+        with open(pyc, "r+b") as fh:
+            fh.write(b"\0\0\0\0")  # not a pyc any more
+        (found,) = [f for f in bi.doctor() if f.module == "surmod_doctor"]
+        assert found.kind == "corrupt_pyc" and "bad magic number" in found.message
+    finally:
+        sys.modules.pop("surmod_doctor", None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -313,3 +314,77 @@ def test_pth_then_explicit_install_gives_one_finder(fresh_venv, tmp_path):
     r = run_python(fresh_venv, code, BRIDGEIMPORT_PATH=f"py1={tmp_path}")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "1"
+
+
+def plugin_site(tmp_path: Path, dist: str, package: str, init: str) -> Path:
+    """A directory holding distribution `dist` whose entry point mounts
+    `package` from `dist:DIRS`, with `init` as the distribution's __init__."""
+    site, bridges = tmp_path / f"{dist}-site", tmp_path / f"{dist}-bridges"
+    (site / f"{dist}-1.0.dist-info").mkdir(parents=True)
+    (site / f"{dist}-1.0.dist-info" / "METADATA").write_text(f"Name: {dist}\nVersion: 1.0\n")
+    (site / f"{dist}-1.0.dist-info" / "entry_points.txt").write_text(
+        f"[bridgeimport.mounts]\n{package} = {dist}:DIRS\n")
+    (site / dist).mkdir()
+    (site / dist / "__init__.py").write_text(f"DIRS = [{str(bridges)!r}]\n" + init)
+    bridges.mkdir()
+    (bridges / "b.py").write_text("Y = 'served'\n")
+    return site
+
+
+def test_activation_resolving_an_entry_point_imported_by_another_thread_never_hangs(
+        fresh_venv, tmp_path):
+    """Thread T imports a plugin distribution whose __init__ uses the API;
+    the main thread activates, which imports that same distribution to
+    resolve its entry point. The activation lock is a module lock of the
+    import system, whose deadlock detection breaks the cycle."""
+    site = plugin_site(tmp_path, "dlplug", "dl_ep", "import time, bridgeimport\n"
+                       "time.sleep(0.5)\nSEEN = [m.package for m in bridgeimport.mounts()]\n")
+    code = ("import threading, time, bridgeimport as bi\n"
+            "out = []\n"
+            "def imp():\n"
+            "    try: __import__('dlplug'); out.append('ok')\n"
+            "    except Exception as e: out.append(type(e).__name__)\n"
+            "t = threading.Thread(target=imp); t.start(); time.sleep(0.1)\n"
+            "try: bi.mounts(); out.append('ok')\n"
+            "except Exception as e: out.append(type(e).__name__)\n"
+            "t.join(); print(sorted(out))\n")
+    r = subprocess.run([str(fresh_venv), "-c", code], capture_output=True, text=True,
+                       env=clean_env(PYTHONPATH=str(site)), cwd="/", timeout=60)
+    assert r.returncode == 0, r.stderr
+    # One of the two gets importlib's _DeadlockError (a RuntimeError), as a
+    # cycle of two imports would; the other goes on.
+    assert r.stdout.strip() in ("['ok', 'ok']", "['_DeadlockError', 'ok']"), (r.stdout,
+                                                                              r.stderr)
+
+
+def test_plugin_code_using_the_api_during_activation_does_not_end_it_early(
+        fresh_venv, tmp_path):
+    """The distribution's __init__, run to resolve its entry point, touches a
+    public name (re-entering activation); another thread must still find the
+    declared package mounted, never 'not mounted'."""
+    site = plugin_site(tmp_path, "nsplug", "ns_ep", "import time, bridgeimport\n"
+                       "Error = bridgeimport.BridgeImportError\ntime.sleep(0.5)\n")
+    code = ("import threading, time, bridgeimport as bi\n"
+            "def other():\n"
+            "    time.sleep(0.2)\n"
+            "    try: print('other:', bi.load('ns_ep.b').Y)\n"
+            "    except Exception as e: print('other:', type(e).__name__, e)\n"
+            "t = threading.Thread(target=other); t.start()\n"
+            "print('main:', [m.package for m in bi.mounts()]); t.join()\n")
+    r = subprocess.run([str(fresh_venv), "-c", code], capture_output=True, text=True,
+                       env=clean_env(PYTHONPATH=str(site)), cwd="/", timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert sorted(r.stdout.split("\n")[:2]) == ["main: ['ns_ep']", "other: served"], r.stdout
+
+
+def test_list_and_doctor_see_declared_mounts_without_any_mount_option(fresh_venv, tmp_path):
+    (tmp_path / "m.py").write_text("X = 1\n")
+    r = subprocess.run([str(fresh_venv), "-m", "bridgeimport", "list", "--json"],
+                       capture_output=True, text=True, timeout=60, cwd="/",
+                       env=clean_env(BRIDGEIMPORT_PATH=f"cli_env={tmp_path}"))
+    assert r.returncode == 0, r.stderr
+    assert [m["package"] for m in json.loads(r.stdout)["mounts"]] == ["cli_env"]
+    r = subprocess.run([str(fresh_venv), "-m", "bridgeimport", "doctor", "--json",
+                        "--bridge-only"], capture_output=True, text=True, timeout=60, cwd="/",
+                       env=clean_env(BRIDGEIMPORT_PATH=f"cli_env={tmp_path}"))
+    assert json.loads(r.stdout)["checked"]["files"] == 1, r.stdout  # m.py, served

@@ -236,6 +236,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_USAGE
     if args.command in _TAKES_VALUE:
         args.program = program
+    if args.command in ("list", "doctor"):
+        # They read the mount table: mount what start-up declared first (a
+        # public name would; these commands use the layers below the facade).
+        import bridgeimport
+
+        bridgeimport._activate()
     try:
         return args.func(args)  # type: ignore[no-any-return]  # a _cmd_* function: int
     except _UsageError as exc:
