@@ -2,8 +2,9 @@
 //
 // Input: 4 bytes of magic number, then the bytes of a candidate pyc file.
 // Properties:
-//  * ParsePycHeader accepts exactly: the magic, at least 16 bytes, no flag
-//    bits beyond hash-based and check_source (as importlib's _classify_pyc);
+//  * ClassifyPyc accepts exactly: the magic, at least 16 bytes, no flag
+//    bits beyond hash-based and check_source (as importlib's _classify_pyc),
+//    and refuses everything else as stale or corrupt, with a reason;
 //  * an accepted header round-trips: MakeTimestampPycHeader or
 //    MakeHashPycHeader of the parsed fields gives back the first 16 bytes,
 //    and a timestamp header matches its own mtime and size;
@@ -16,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -39,6 +41,19 @@ uint32_t U32At(absl::string_view s, size_t at) {
   return static_cast<uint32_t>(U64At(s.substr(0, at + 4), at));
 }
 
+// The header ClassifyPyc accepts, or nullopt (having checked the refusal
+// says why, as stale or corrupt).
+std::optional<PycHeader> ParsePycHeader(absl::string_view data,
+                                        absl::string_view magic) {
+  PycHeader header;
+  PycCheck check = ClassifyPyc(data, magic, &header);
+  if (check.ok()) return header;
+  FUZZ_CHECK(check.verdict == PycVerdict::kStale ||
+             check.verdict == PycVerdict::kCorrupt);
+  FUZZ_CHECK(!check.reason.empty());
+  return std::nullopt;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -47,11 +62,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::string_view magic = input.substr(0, 4);
   absl::string_view pyc = input.substr(4);
 
-  absl::StatusOr<PycHeader> parsed = ParsePycHeader(pyc, magic);
+  std::optional<PycHeader> parsed = ParsePycHeader(pyc, magic);
   bool acceptable = pyc.size() >= kPycHeaderSize && pyc.substr(0, 4) == magic &&
                     (U32At(pyc, 4) & ~(kPycHashBased | kPycCheckSource)) == 0;
-  FUZZ_CHECK(parsed.ok() == acceptable);
-  if (parsed.ok()) {
+  FUZZ_CHECK(parsed.has_value() == acceptable);
+  if (parsed) {
     const PycHeader& h = *parsed;
     FUZZ_CHECK(h.flags == U32At(pyc, 4));
     if (h.hash_based()) {
@@ -82,8 +97,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   std::string ts = MakeTimestampPycHeader(magic, mtime, source_size);
   FUZZ_CHECK(ts.size() == kPycHeaderSize);
-  absl::StatusOr<PycHeader> ts_parsed = ParsePycHeader(ts, magic);
-  FUZZ_CHECK(ts_parsed.ok());
+  std::optional<PycHeader> ts_parsed = ParsePycHeader(ts, magic);
+  FUZZ_CHECK(ts_parsed.has_value());
   FUZZ_CHECK(ts_parsed->flags == 0 && !ts_parsed->hash_based());
   FUZZ_CHECK(ts_parsed->mtime == static_cast<uint32_t>(mtime));
   FUZZ_CHECK(ts_parsed->source_size == static_cast<uint32_t>(source_size));
@@ -91,18 +106,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   std::string hs = MakeHashPycHeader(magic, hash, checked);
   FUZZ_CHECK(hs.size() == kPycHeaderSize);
-  absl::StatusOr<PycHeader> hs_parsed = ParsePycHeader(hs, magic);
-  FUZZ_CHECK(hs_parsed.ok());
+  std::optional<PycHeader> hs_parsed = ParsePycHeader(hs, magic);
+  FUZZ_CHECK(hs_parsed.has_value());
   FUZZ_CHECK(hs_parsed->hash_based() && hs_parsed->check_source() == checked);
   FUZZ_CHECK(hs_parsed->source_hash == hash);
   FUZZ_CHECK(!TimestampMatches(*hs_parsed, mtime, source_size));
 
   // A header cut short or with another magic is refused.
   FUZZ_CHECK(
-      !ParsePycHeader(absl::string_view(ts).substr(0, size % 16), magic).ok());
+      !ParsePycHeader(absl::string_view(ts).substr(0, size % 16), magic));
   std::string other_magic(magic);
   other_magic[size % 4] ^= 0x5A;
-  FUZZ_CHECK(!ParsePycHeader(ts, other_magic).ok());
+  FUZZ_CHECK(!ParsePycHeader(ts, other_magic));
 
   // Racy-ness is monotonic in the write time. Bounded so the arithmetic
   // (which adds a second and a margin) cannot overflow.
