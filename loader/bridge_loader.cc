@@ -2,6 +2,7 @@
 // (see the .h).
 #include "loader/bridge_loader.h"
 
+#include <optional>
 #include <utility>
 
 #include "loader/py_support.h"
@@ -10,8 +11,9 @@ namespace bridgeimport {
 
 void BridgeLoader::CheckName(const py::object& fullname) const {
   if (fullname.is_none()) return;
-  std::string asked = ToUtf8(fullname);
-  if (asked == name_) return;
+  std::optional<std::string> encoded = Utf8Name(fullname);
+  std::string asked = encoded ? *encoded : ToUtf8(py::repr(fullname));
+  if (encoded && asked == name_) return;
   throw MakeImportError(py::reinterpret_borrow<py::object>(PyExc_ImportError),
                         "loader for " + name_ + " cannot handle " + asked,
                         asked, "");

@@ -28,6 +28,11 @@ namespace {
 // not recurse forever.
 thread_local std::vector<std::string> asking_elsewhere;
 
+// Why a name holding lone surrogates is served by no mount.
+constexpr char kNotUtf8[] =
+    "it holds characters UTF-8 cannot encode (lone surrogates), and mounts "
+    "serve UTF-8 names only";
+
 // importlib.abc and importlib._abc (its Loader, 3.10+) define the ABCs the
 // native classes are registered with, lazily: bridgeimport._abcs answers for
 // these two names (see there).
@@ -378,7 +383,11 @@ ResolvedName NativeFinder::Resolve(const py::object& name) {
   if (!PyUnicode_Check(name.ptr()))
     throw py::type_error("module name must be str, not " +
                          std::string(Py_TYPE(name.ptr())->tp_name));
-  std::string utf8 = ToUtf8(name);
+  std::optional<std::string> encoded = Utf8Name(name);
+  if (!encoded)
+    return ResolvedName{KindName(Resolution::Kind::kInvalidName), "", "", "",
+                        kNotUtf8};
+  const std::string& utf8 = *encoded;
   std::shared_ptr<const MountTable> table = table_.Get();
   Resolution r;
   absl::Status valid =
@@ -399,7 +408,9 @@ ResolvedName NativeFinder::Resolve(const py::object& name) {
 std::vector<ChildModule> NativeFinder::ListChildren(const py::object& package) {
   std::shared_ptr<const MountTable> table = table_.Get();
   std::vector<ChildModule> out;
-  for (ChildModule& c : table->ListChildren(ToUtf8(package))) {
+  std::optional<std::string> encoded = Utf8Name(package);
+  if (!encoded) return out;  // no mount serves it, so it has no children
+  for (ChildModule& c : table->ListChildren(*encoded)) {
     // The core accepts any non-ASCII UTF-8 letter-run; only the interpreter
     // knows str.isidentifier(). A name find_spec refuses is never listed.
     if (!IsAscii(c.name)) {
@@ -417,7 +428,13 @@ py::object NativeFinder::Load(const py::object& name, bool atomic) {
   if (!PyUnicode_Check(name.ptr()))
     throw py::type_error("bridgeimport.load() takes a module name (str), not " +
                          std::string(Py_TYPE(name.ptr())->tp_name));
-  std::string utf8 = ToUtf8(name);
+  std::optional<std::string> encoded = Utf8Name(name);
+  if (!encoded)
+    throw MakeImportError(Refs().invalid_name,
+                          "bridgeimport: invalid module name " +
+                              ToUtf8(py::repr(name)) + ": " + kNotUtf8,
+                          "", "");
+  const std::string& utf8 = *encoded;
   py::dict modules = SysModules();
   // Warm path, as _find_and_load's: an initialised bridge module is returned
   // as is. Where the interpreter's _find_and_load looks again after the

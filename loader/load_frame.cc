@@ -68,7 +68,9 @@ HookState& Hook() {
 // refers to, following importlib._bootstrap._calc___package__; empty if it
 // cannot be told.
 std::string AbsoluteName(PyObject* name, PyObject* globals, long level) {
-  std::string base = ToUtf8(name);
+  std::optional<std::string> encoded = Utf8Name(name);
+  if (!encoded) return std::string();  // no mount serves it: nothing to record
+  std::string base = *encoded;
   if (level <= 0) return base;
   if (globals == nullptr || !PyDict_Check(globals)) return std::string();
   py::dict g = py::reinterpret_borrow<py::dict>(globals);

@@ -45,6 +45,7 @@
 #endif
 
 #include <new>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -172,9 +173,29 @@ py::error_already_set MakeImportError(const py::object& type,
 // __notes__ list by hand before (older tracebacks just do not print it).
 void AddNote(const py::error_already_set& error, const std::string& note);
 
-// str(obj) as UTF-8.
+// str(obj) as UTF-8. A str holding lone surrogates (text decoded with
+// surrogateescape) raises Python's UnicodeEncodeError, never a pybind11
+// cast error.
 inline std::string ToUtf8(py::handle obj) {
-  return py::str(obj).cast<std::string>();
+  py::str text(obj);
+  Py_ssize_t size;
+  const char* utf8 = PyUnicode_AsUTF8AndSize(text.ptr(), &size);
+  if (utf8 == nullptr) throw py::error_already_set();
+  return std::string(utf8, static_cast<size_t>(size));
+}
+
+// `obj` as UTF-8 if it is a str UTF-8 can encode, else nullopt with no
+// Python error set: a module name no mount can serve (mount names and
+// files are UTF-8), which the caller answers as for any unserved name.
+inline std::optional<std::string> Utf8Name(py::handle obj) {
+  if (!PyUnicode_Check(obj.ptr())) return std::nullopt;
+  Py_ssize_t size;
+  const char* utf8 = PyUnicode_AsUTF8AndSize(obj.ptr(), &size);
+  if (utf8 == nullptr) {
+    PyErr_Clear();
+    return std::nullopt;
+  }
+  return std::string(utf8, static_cast<size_t>(size));
 }
 
 // The module dict sys.modules, as the import system uses it.

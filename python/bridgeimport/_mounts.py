@@ -100,7 +100,20 @@ def _absolute(directory: "PathLike") -> str:
     path = os.fsdecode(os.fspath(directory))
     if "\0" in path:
         raise ValueError("bridgeimport: a directory path cannot contain NUL")
+    _check_utf8(path, "directory path", "rename the directory")
     return os.path.abspath(path)
+
+
+def _check_utf8(text: str, what: str, remedy: str) -> None:
+    """Mounts serve UTF-8 file names (the native finder's are bytes it
+    decodes as UTF-8): a path or glob holding bytes that are not UTF-8 (lone
+    surrogates after os.fsdecode) is refused here, naming it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"bridgeimport: the {what} {text!r} is not valid UTF-8 (it holds "
+                         f"undecodable bytes); bridgeimport mounts UTF-8 names only: "
+                         f"{remedy}") from None
 
 
 def _push(table: "Dict[str, Mount]") -> None:
@@ -143,6 +156,7 @@ def mount(package: str, *directories: "PathLike", pattern: str = DEFAULT_PATTERN
         raise ValueError(f"bridgeimport: mount({package!r}) needs at least one directory")
     if not isinstance(pattern, str):
         raise TypeError("bridgeimport: pattern must be a str glob such as '*.py'")
+    _check_utf8(pattern, "pattern", "use a glob of UTF-8 characters")
     dirs = tuple(dict.fromkeys(_absolute(d) for d in directories))
     new = Mount(package, dirs, pattern, bool(allow_external_symlinks), bool(atomic),
                 bool(export))

@@ -57,7 +57,11 @@ def known_bug(request, bug: str) -> None:
 
 
 def keys() -> set:
-    return set(sys.modules)
+    """sys.modules' keys but bridgeimport's own modules, which it imports
+    lazily on first need (the placeholder path hook on the first miss under
+    a mount package): whether a case is the first to need one depends on
+    which tests ran before it."""
+    return {k for k in sys.modules if not k.startswith("bridgeimport.")}
 
 
 def _others_can_run(executable: str) -> bool:
@@ -717,3 +721,49 @@ def test_twenty_megabyte_file_loads_and_reports_its_source(tree, pkgname, cache_
     assert pyc.exists()
     del sys.modules[f"{pkgname}.big"]
     assert bi.load(f"{pkgname}.big").BIG == len(body)  # from the pyc this time
+
+
+SURROGATE = "\udcff"  # what os.fsdecode makes of the byte 0xff
+
+
+@pytest.mark.parametrize("how", ["import_module", "find_spec", "__import__"])
+def test_names_with_lone_surrogates_are_not_found_as_stock_says(tree, pkgname, how):
+    """Issue 15's first case: under a mount, such a name got pybind11's
+    'Unable to cast Python instance' RuntimeError; stock CPython answers
+    ModuleNotFoundError (find_spec: None), and so does the hook now."""
+    bi.mount(pkgname, tree({"a.py": "X = 1\n"}))
+    importlib.import_module(pkgname)
+    name = f"{pkgname}.{SURROGATE}"
+    before = keys()
+    if how == "find_spec":
+        assert importlib.util.find_spec(name) is None
+    else:
+        with pytest.raises(ModuleNotFoundError) as info:
+            if how == "import_module":
+                importlib.import_module(name)
+            else:
+                __import__(name)
+        assert not isinstance(info.value, RuntimeError)
+    assert keys() == before
+
+
+def test_load_of_a_name_with_lone_surrogates_is_an_invalid_name(tree, pkgname):
+    bi.mount(pkgname, tree({"a.py": ""}))
+    with pytest.raises(bi.InvalidModuleNameError, match="UTF-8 cannot encode"):
+        bi.load(f"{pkgname}.{SURROGATE}")
+    from bridgeimport import _native
+
+    r = _native.finder.resolve(f"{pkgname}.{SURROGATE}")
+    assert r.kind == "invalid" and "lone surrogates" in r.detail
+    assert _native.finder.list_children(f"{pkgname}{SURROGATE}") == []
+
+
+def test_mount_refuses_paths_and_globs_that_are_not_utf8(tmp_path, pkgname):
+    directory = os.fsdecode(os.fsencode(str(tmp_path)) + b"/d\xff")
+    os.mkdir(directory)
+    before = bi.mounts()
+    with pytest.raises(ValueError, match=r"directory path .*d\\udcff.* is not valid UTF-8"):
+        bi.mount(pkgname, directory)
+    with pytest.raises(ValueError, match=r"pattern '\*\\udcff\.py' is not valid UTF-8"):
+        bi.mount(pkgname, tmp_path, pattern=f"*{SURROGATE}.py")
+    assert bi.mounts() == before
