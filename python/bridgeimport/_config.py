@@ -70,15 +70,21 @@ def is_package_name(name: object) -> bool:
                                                         for p in name.split("."))
 
 
-def check_package(package: object) -> str:
-    """``package`` if it is a package name; TypeError or ValueError saying why not."""
+def check_package_type(package: object) -> str:
+    """``package`` if it is a str; TypeError naming its type if not."""
     if not isinstance(package, str):
         raise TypeError(f"bridgeimport: package must be a str, not {type(package).__name__}")
-    if not is_package_name(package):
-        raise ValueError(
-            f"bridgeimport: cannot mount {package!r}: a package name is a dotted "
-            "sequence of identifiers, like 'plugins' or 'mlpy.stdlib'")
     return package
+
+
+def check_package(package: object) -> str:
+    """``package`` if it is a package name; TypeError or ValueError saying why not."""
+    name = check_package_type(package)
+    if not is_package_name(name):
+        raise ValueError(
+            f"bridgeimport: cannot mount {name!r}: a package name is a dotted "
+            "sequence of identifiers, like 'plugins' or 'mlpy.stdlib'")
+    return name
 
 
 def parse_path(value: str) -> "Tuple[List[MountSpec], List[str]]":

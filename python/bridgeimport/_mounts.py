@@ -24,6 +24,7 @@ import sys
 
 from . import _native
 from ._config import (DEFAULT_PATTERN, ENV_EXPORT, ENV_PATH, MountSpec, check_package,
+                      check_package_type,
                       encode_export, is_stand_in, reason, warn)
 
 TYPE_CHECKING = False
@@ -182,6 +183,7 @@ def mount(package: str, *directories: "PathLike", pattern: str = DEFAULT_PATTERN
 def unmount(package: str) -> "Mount":
     """Stops serving new imports under ``package``. Modules already loaded stay
     loaded. Returns the removed Mount; raises ValueError if it is not mounted."""
+    check_package_type(package)
     with _lock:
         if package not in _mounts:
             raise ValueError(f"bridgeimport: {package!r} is not mounted")
@@ -202,6 +204,7 @@ def mounts() -> "List[Mount]":
 
 def find_mount(package: str) -> "Optional[Mount]":
     """The mount whose package is exactly ``package``, or None."""
+    check_package_type(package)
     with _lock:
         return _mounts.get(package)
 

@@ -42,6 +42,7 @@ from types import ModuleType, TracebackType
 from typing import Callable, Dict, List, Literal, Optional, Set, Tuple, Type
 
 from . import _changes, _native
+from ._config import is_package_name
 
 __all__ = ["Transaction", "transaction"]
 
@@ -66,11 +67,6 @@ def transaction(*packages: str, mode: str = "changed", keep_retired: int = 1) ->
     one included) keep their retired modules alive after they end.
     """
     return Transaction(packages, mode=mode, keep_retired=keep_retired)
-
-
-def _valid_package(name: object) -> bool:
-    return isinstance(name, str) and bool(name) and all(
-        part.isidentifier() for part in name.split("."))
 
 
 class _ImportOnAccess:
@@ -137,7 +133,7 @@ class Transaction:
         if not packages:
             raise TypeError("bridgeimport.transaction() needs at least one package name")
         for p in packages:
-            if not _valid_package(p):
+            if not is_package_name(p):
                 raise ValueError(f"bridgeimport.transaction(): {p!r} is not a package name "
                                  "(dotted identifiers, e.g. 'app' or 'app.plugins')")
         if mode not in _MODES:
@@ -522,6 +518,8 @@ class Transaction:
                 "error": repr(self.error) if self.error is not None else None}
 
     def __repr__(self) -> str:
+        if not hasattr(self, "state"):  # __init__ refused its arguments
+            return "<bridgeimport.Transaction (not constructed)>"
         head = (f"<bridgeimport.Transaction {', '.join(self.packages)} mode={self.mode!r} "
                 f"{self.state}")
         if self.state == "new":
