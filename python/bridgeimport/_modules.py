@@ -45,8 +45,10 @@ def reload(module: "Union[ModuleType, str]") -> "ModuleType":
 
     If the new code raises or does not compile, the module's namespace is
     restored to exactly its pre-reload contents (same keys, same objects) and
-    the error propagates with a note. Reloading a package re-executes its
-    ``__init__`` only, as CPython does. Accepts a module or its name.
+    the error propagates with a note; if the file is gone, the
+    ModuleNotFoundError leaves the namespace (``__spec__`` included) as it
+    was. Reloading a package re-executes its ``__init__`` only, as CPython
+    does. Accepts a module or its name.
     """
     import importlib
 
@@ -60,7 +62,14 @@ def reload(module: "Union[ModuleType, str]") -> "ModuleType":
     spec = getattr(module, "__spec__", None)
     if not isinstance(getattr(spec, "loader", None), _native.Loader):
         raise TypeError(f"bridgeimport.reload() takes a bridge module, not {module!r}")
-    return importlib.reload(module)
+    try:
+        return importlib.reload(module)
+    except ModuleNotFoundError:
+        # importlib.reload stores its finder's answer in __spec__ before it
+        # raises: None once the file is gone. Keep the module as it was.
+        if module.__spec__ is None:
+            module.__spec__ = spec
+        raise
 
 
 def dependencies(name: str) -> "List[str]":

@@ -227,6 +227,22 @@ def test_reload_keeps_identity_and_restores_on_failure(tree, pkgname):
     assert all(vars(mod)[k] is v for k, v in before.items())
 
 
+def test_reload_of_a_deleted_file_leaves_the_module_as_it_was(tree, pkgname):
+    """Found by test_stateful.py: importlib.reload stores None in __spec__
+    before raising ModuleNotFoundError when the file is gone; bi.reload keeps
+    the spec, so the module can be reloaded once the file is back."""
+    d = tree({"gone.py": "VALUE = 1\n"})
+    bi.mount(pkgname, d)
+    mod = bi.load(f"{pkgname}.gone")
+    before = dict(vars(mod))
+    (d / "gone.py").unlink()
+    with pytest.raises(ModuleNotFoundError):
+        bi.reload(mod)
+    assert vars(mod) == before and mod.__spec__ is before["__spec__"]
+    (d / "gone.py").write_text("VALUE = 2\n")
+    assert bi.reload(mod) is mod and mod.VALUE == 2
+
+
 def test_concurrent_first_imports_execute_once(tree, pkgname):
     bi.mount(pkgname, tree({"counted.py": "import builtins, time\n"
                                           "builtins.__dict__.setdefault('_bt_runs', []).append(1)\n"

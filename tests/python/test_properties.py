@@ -29,18 +29,13 @@ import warnings
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")  # deps/dev-requirements.txt (3.11+)
-from hypothesis import HealthCheck, example, given, settings  # noqa: E402
+from hypothesis import example, given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import bridgeimport as bi  # noqa: E402
 from bridgeimport import _native  # noqa: E402
 
-# No example database: a failure found is kept as an @example in this file.
-settings.register_profile("ci", max_examples=150, deadline=None, database=None,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture])
-settings.register_profile("deep", max_examples=5000, deadline=None, database=None,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+import hypothesis_profiles  # noqa: E402,F401  (the example budgets)
 
 # Every code point, surrogates included.
 ANY_CHAR = st.characters(codec=None, categories=None)
