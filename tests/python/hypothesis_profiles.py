@@ -16,3 +16,7 @@ settings.load_profile(PROFILE)
 
 # A state machine's example is a run of up to 40 steps: fewer of them.
 MACHINE = settings(max_examples=60 if PROFILE == "ci" else 1000, stateful_step_count=40)
+
+# An example of the threaded model starts up to four threads and sleeps in
+# every module it executes: fewer again.
+THREADS = settings(max_examples=25 if PROFILE == "ci" else 400)

@@ -169,7 +169,15 @@ def test_rollback_storm(tree, pkgname, log, threads):
 
         results, errors = storm(threads, one)
         bad_threads = {i for i in range(threads) if i % 4}
-        assert {i for i, _ in errors} == bad_threads, errors
+        # Where a statement gets the module a failed import left behind
+        # (STALE_AFTER_FAILED_IMPORT), its `as` binding falls back to
+        # sys.modules, where the next thread's attempt may be executing the
+        # module again: the statement then binds that object and raises
+        # nothing. Seen once under ASan (thread 15 of 64); stock importlib
+        # does the same.
+        bound_stale = {i for i in bad_threads if STALE_AFTER_FAILED_IMPORT and i % 3 == 0
+                       and getattr(results[i], "__name__", None) == bad}
+        assert {i for i, _ in errors} == bad_threads - bound_stale, errors
         for i, exc in errors:
             assert failed_like_the_module(exc, i % 3, bad, f"bad r{r}"), (i, exc)
             if type(exc) is RuntimeError:
