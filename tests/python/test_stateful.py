@@ -1,22 +1,31 @@
-"""Every interleaving of edits, loads, reloads and evictions, against a model
-(issue 15, part 2: the first machine).
+"""Every interleaving of edits, loads, reloads, transactions, evictions and
+mount changes, against a model (issue 15, part 2).
 
 A hypothesis RuleBasedStateMachine drives one mounted directory of five
 module files. Its rules write a file (a value, or code that raises; the
 value lines all have one size, so rewrites within one second keep size and
 whole-second mtime: only bridgeimport's racy-pyc rule keeps them apart),
-delete one, load or import it, reload it, and evict it from sys.modules. The
-model says what must be true after each step, and the invariants check it:
+delete one, load or import it, reload it, run a transaction over the package
+(mode "changed" or "all"; committing, or failing in its body), evict a module
+from sys.modules, and unmount or mount the directory again. The model says
+what must be true after each step, and the invariants check it:
 
 * one module object per name: what sys.modules holds is the very object the
   first successful load gave, until an eviction;
 * the code that ran is the newest source: VALUE is what the file said when
   the module last executed successfully (never a stale pyc's);
 * a failed load leaves the name out of sys.modules; a failed reload leaves
-  the module's namespace exactly as it was.
+  the module's namespace exactly as it was; a failed transaction leaves
+  every module object, and sys.modules, exactly as before it began;
+* a transaction retires exactly the modules whose source changed (mode
+  "changed") or every loaded one (mode "all"), and each retired object keeps
+  working, with the value it last ran;
+* where stock CPython defines the answer, it is the same: every load and
+  reload is done again by importlib on a mirror of the files in a package on
+  sys.path (no pyc there, so stock always reads the source), and the outcome
+  (the value, or the exception type) must match.
 
-Transactions, mounts changing under loads and threads are the next rules
-(issue 15 parts 2 and 3). Examples: hypothesis_profiles.py.
+Threads: test_stateful_threads.py. Examples: hypothesis_profiles.py.
 """
 
 from __future__ import annotations
@@ -46,23 +55,65 @@ class BridgeFiles(RuleBasedStateMachine):
         self.root = tempfile.mkdtemp(prefix="bi-stateful-")
         self.package = f"stateful_{os.getpid()}_{id(self)}"
         bi.mount(self.package, self.root)
+        self.mounted = True
+        # The stock mirror: the same files in a plain package on sys.path.
+        self.mirror_root = tempfile.mkdtemp(prefix="bi-stateful-mirror-")
+        self.mirror = f"mirror_{os.getpid()}_{id(self)}"
+        os.mkdir(os.path.join(self.mirror_root, self.mirror))
+        open(os.path.join(self.mirror_root, self.mirror, "__init__.py"), "w").close()
+        sys.path.insert(0, self.mirror_root)
         self.files = {}     # name -> (value, fails) on disk
         self.loaded = {}    # name -> (module object, value it executed)
+        self.retired = []   # (module object, value it executed): kept alive, still working
         self.dont_write_bytecode = sys.dont_write_bytecode
         sys.dont_write_bytecode = False  # the pyc cache on: stale pycs are the point
 
     def teardown(self) -> None:
         sys.dont_write_bytecode = self.dont_write_bytecode
-        bi.unmount(self.package)
-        for key in [k for k in sys.modules if k == self.package or
-                    k.startswith(self.package + ".")]:
+        if self.mounted:
+            bi.unmount(self.package)
+        sys.path.remove(self.mirror_root)
+        for key in [k for k in sys.modules if k in (self.package, self.mirror) or
+                    k.startswith((self.package + ".", self.mirror + "."))]:
             del sys.modules[key]
         import shutil
 
         shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self.mirror_root, ignore_errors=True)
 
     def full(self, name: str) -> str:
         return f"{self.package}.{name}"
+
+    def stock(self, action) -> object:
+        """action() on the mirror, without pycs: ('ok', VALUE) or the
+        exception type."""
+        dont_write = sys.dont_write_bytecode
+        sys.dont_write_bytecode = True
+        try:
+            importlib.invalidate_caches()
+            return ("ok", action().VALUE)
+        except Exception as e:  # the outcome compared, whatever it is
+            return type(e)
+        finally:
+            sys.dont_write_bytecode = dont_write
+
+    def stock_load(self, name: str) -> object:
+        full = f"{self.mirror}.{name}"
+        if full in sys.modules:
+            return self.stock(lambda: sys.modules[full])
+        return self.stock(lambda: importlib.import_module(full))
+
+    def stock_reload(self, name: str) -> object:
+        full = f"{self.mirror}.{name}"
+        module = sys.modules.get(full)
+        if module is None:
+            return self.stock_load(name)
+        return self.stock(lambda: importlib.reload(module))
+
+    def stale(self, name: str) -> bool:
+        """The loaded module's file no longer says what it ran."""
+        on_disk = self.files.get(name)
+        return on_disk is None or on_disk != (self.loaded[name][1], False)
 
     # -- rules -----------------------------------------------------------
 
@@ -70,15 +121,16 @@ class BridgeFiles(RuleBasedStateMachine):
     def write(self, name: str, value: int, fails: bool) -> None:
         body = (f"raise RuntimeError('{value:06d}')\n" if fails
                 else f"VALUE = '{value:06d}'\n")
-        path = os.path.join(self.root, name + ".py")
-        with open(path, "w") as fh:  # in place: same inode, as an editor without backup
-            fh.write(body)
+        for root in (self.root, os.path.join(self.mirror_root, self.mirror)):
+            with open(os.path.join(root, name + ".py"), "w") as fh:  # in place: same inode
+                fh.write(body)
         self.files[name] = (value, fails)
 
     @rule(name=st.sampled_from(NAMES))
     def delete(self, name: str) -> None:
         if name in self.files:
             os.unlink(os.path.join(self.root, name + ".py"))
+            os.unlink(os.path.join(self.mirror_root, self.mirror, name + ".py"))
             del self.files[name]
 
     @rule(name=st.sampled_from(NAMES), how=st.sampled_from(["load", "import_module"]))
@@ -89,7 +141,7 @@ class BridgeFiles(RuleBasedStateMachine):
             assert call(full) is self.loaded[name][0]  # loaded: no re-execution
             return
         on_disk = self.files.get(name)
-        if on_disk is None:
+        if on_disk is None or not self.mounted:
             with pytest.raises(ModuleNotFoundError):
                 call(full)
         elif on_disk[1]:
@@ -99,6 +151,10 @@ class BridgeFiles(RuleBasedStateMachine):
             module = call(full)
             assert module.VALUE == f"{on_disk[0]:06d}"
             self.loaded[name] = (module, on_disk[0])
+        if self.mounted:  # stock imports the mirror alike
+            expected = (("ok", f"{on_disk[0]:06d}") if on_disk and not on_disk[1]
+                        else ModuleNotFoundError if on_disk is None else RuntimeError)
+            assert self.stock_load(name) == expected
 
     @rule(name=st.sampled_from(NAMES))
     def reload(self, name: str) -> None:
@@ -107,14 +163,52 @@ class BridgeFiles(RuleBasedStateMachine):
         module, value = self.loaded[name]
         before = dict(module.__dict__)
         on_disk = self.files.get(name)
-        if on_disk is None or on_disk[1]:
-            with pytest.raises((ImportError, RuntimeError)):
+        if on_disk is None or on_disk[1] or not self.mounted:
+            with pytest.raises((ImportError, RuntimeError)) as raised:
                 bi.reload(module)
             assert module.__dict__ == before  # restored exactly
             assert all(module.__dict__[k] is v for k, v in before.items())
+            if self.mounted:  # stock raises the same type (and keeps a half-run namespace)
+                assert self.stock_reload(name) is raised.type
         else:
             assert bi.reload(module) is module
             self.loaded[name] = (module, on_disk[0])
+            assert self.stock_reload(name) == ("ok", f"{on_disk[0]:06d}")
+
+    @rule(mode=st.sampled_from(["changed", "all"]), body_fails=st.booleans())
+    def transaction(self, mode: str, body_fails: bool) -> None:
+        begin = bi.transaction  # resolved first: its module is no change of the model's
+        before = dict(sys.modules)
+        expected = {self.full(n) for n in self.loaded if mode == "all" or self.stale(n)}
+        reimported = {}
+        fails = body_fails or any(  # a retired module's fresh import raises
+            not self.mounted or self.files.get(n, (0, True))[1]
+            for n in self.loaded if self.full(n) in expected)
+        try:
+            with begin(self.package, mode=mode) as tx:
+                assert set(tx.retired) == expected
+                for full in tx.retired:
+                    reimported[full] = importlib.import_module(full)
+                if body_fails:
+                    raise LookupError("the body fails")
+        except (ImportError, RuntimeError, LookupError):
+            assert fails
+            assert tx.state == "rolled back"
+            assert sys.modules == before  # every object as before it began
+            return
+        assert not fails and tx.state == "committed"
+        for name in list(self.loaded):
+            if self.full(name) in expected:
+                self.retired.append(self.loaded[name])
+                self.loaded[name] = (reimported[self.full(name)], self.files[name][0])
+
+    @rule()
+    def toggle_mount(self) -> None:
+        if self.mounted:
+            bi.unmount(self.package)
+        else:
+            bi.mount(self.package, self.root)
+        self.mounted = not self.mounted
 
     @rule(name=st.sampled_from(NAMES))
     def evict(self, name: str) -> None:
@@ -122,6 +216,7 @@ class BridgeFiles(RuleBasedStateMachine):
             del sys.modules[self.full(name)]
             delattr(sys.modules[self.package], name)
             del self.loaded[name]
+            sys.modules.pop(f"{self.mirror}.{name}", None)  # and stock's copy
 
     # -- invariants ------------------------------------------------------
 
@@ -137,6 +232,11 @@ class BridgeFiles(RuleBasedStateMachine):
                 assert getattr(sys.modules[self.package], name) is module
             else:
                 assert full not in sys.modules
+
+    @invariant()
+    def retired_objects_keep_working(self) -> None:
+        for module, value in self.retired:
+            assert module.VALUE == f"{value:06d}"
 
 
 BridgeFiles.TestCase.settings = MACHINE
