@@ -1,6 +1,8 @@
 // cpython_private.cc: the private CPython API bridgeimport uses (see the .h).
 #include "loader/cpython_private.h"
 
+#include <unistd.h>
+
 #include "absl/base/no_destructor.h"
 #include "loader/py_support.h"
 
@@ -86,7 +88,44 @@ void InitCPythonPrivate() {
       PySequence_Contains(names.ptr(), py::str("_find_and_load").ptr()) == 1;
 }
 
+namespace {
+
+// Before 3.13, _imp.acquire_lock() waits for the global import lock with the
+// GIL released, inside CPython, and CPython frees that lock at finalisation
+// (_PyImport_Fini) under any thread still waiting there: the exiting process
+// crashes (issue 15, part 4; benchmarks/exit_stress.py). The holder at exit
+// is typically a daemon thread parked while it held the lock. So while
+// another thread holds it, wait here instead, where taking the GIL back
+// parks a thread ended at exit. A bounded wait: the holder may be this very
+// thread (an import inside a finder that stock _find_spec called under the
+// lock), which only the blocking acquire below can pass. From 3.13 the lock
+// is a PyMutex that finalisation does not free.
+void WaitWhileImportLockHeldElsewhere() {
+#if PY_VERSION_HEX < 0x030D0000
+  constexpr int kPolls = 200;  // at least 1 ms: far longer than a finder call
+  for (int i = 0; i < kPolls; ++i) {
+    PyObject* held = ParkIfEndedAtExit([&] {
+      return PyObject_CallMethod(Private().imp.ptr(), "lock_held", nullptr);
+    });
+    if (held == nullptr) {
+      PyErr_Clear();  // the blocking acquire reports what is wrong
+      return;
+    }
+    bool busy = held == Py_True;
+    Py_DECREF(held);
+    if (!busy) return;
+    ParkIfEndedAtExit([] {
+      Py_BEGIN_ALLOW_THREADS usleep(5);
+      Py_END_ALLOW_THREADS return 0;
+    });
+  }
+#endif
+}
+
+}  // namespace
+
 ImportLockGuard::ImportLockGuard() : tstate_(PyThreadState_Get()) {
+  WaitWhileImportLockHeldElsewhere();
   PyObject* r = ParkIfEndedAtExit([&] {
     return PyObject_CallMethod(Private().imp.ptr(), "acquire_lock", nullptr);
   });
