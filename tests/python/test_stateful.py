@@ -5,7 +5,9 @@ A hypothesis RuleBasedStateMachine drives one mounted directory of five
 module files. Its rules write a file (a value, or code that raises; the
 value lines all have one size, so rewrites within one second keep size and
 whole-second mtime: only bridgeimport's racy-pyc rule keeps them apart),
-delete one, load or import it, reload it, run a transaction over the package
+delete one, rename one over another (an editor's save), load or import it
+(bi.load, import_module, __import__, a from-import statement), reload it,
+run a transaction over the package
 (mode "changed" or "all"; committing, or failing in its body), evict a module
 from sys.modules, and unmount or mount the directory again. The model says
 what must be true after each step, and the invariants check it:
@@ -44,6 +46,23 @@ import bridgeimport as bi  # noqa: E402
 from hypothesis_profiles import MACHINE  # noqa: E402
 
 NAMES = [f"m{i}" for i in range(5)]
+
+
+def _from_import(full: str):
+    """`from package import name`, as a statement runs it."""
+    package, _, name = full.rpartition(".")
+    scope: dict = {}
+    exec(f"from {package} import {name} as module", scope)
+    return scope["module"]
+
+
+# Every way a program reaches a module: the returned object must be the one.
+STYLES = {
+    "load": bi.load,
+    "import_module": importlib.import_module,
+    "__import__": lambda full: __import__(full, fromlist=["*"]),
+    "from_import": _from_import,
+}
 VALUES = st.integers(min_value=0, max_value=999_999)
 
 
@@ -133,16 +152,28 @@ class BridgeFiles(RuleBasedStateMachine):
             os.unlink(os.path.join(self.mirror_root, self.mirror, name + ".py"))
             del self.files[name]
 
-    @rule(name=st.sampled_from(NAMES), how=st.sampled_from(["load", "import_module"]))
+    @rule(source=st.sampled_from(NAMES), over=st.sampled_from(NAMES))
+    def rename(self, source: str, over: str) -> None:
+        """An editor's save by rename: `over` gets a new inode and the
+        source's mtime (often the same second and size as its own)."""
+        if source == over or source not in self.files:
+            return
+        for root in (self.root, os.path.join(self.mirror_root, self.mirror)):
+            os.replace(os.path.join(root, source + ".py"), os.path.join(root, over + ".py"))
+        self.files[over] = self.files.pop(source)
+
+    @rule(name=st.sampled_from(NAMES), how=st.sampled_from(list(STYLES)))
     def load(self, name: str, how: str) -> None:
         full = self.full(name)
-        call = bi.load if how == "load" else importlib.import_module
+        call = STYLES[how]
         if name in self.loaded:
             assert call(full) is self.loaded[name][0]  # loaded: no re-execution
             return
         on_disk = self.files.get(name)
         if on_disk is None or not self.mounted:
-            with pytest.raises(ModuleNotFoundError):
+            # A from-import statement turns it into "cannot import name", as stock does.
+            missing = ImportError if how == "from_import" else ModuleNotFoundError
+            with pytest.raises(missing):
                 call(full)
         elif on_disk[1]:
             with pytest.raises(RuntimeError, match=f"{on_disk[0]:06d}"):
