@@ -78,9 +78,19 @@ absl::Status CheckDirectory(const std::string& package,
     return absl::InvalidArgumentError(
         absl::StrCat("mount '", package, "': directory path contains NUL"));
   struct stat st;
-  if (stat(dir.c_str(), &st) != 0)
+  if (stat(dir.c_str(), &st) != 0) {
+    if (errno == EACCES)  // a parent cannot be entered: it may well exist
+      return absl::PermissionDeniedError(absl::StrCat(
+          "mount '", package, "': directory '", dir, "' cannot be reached (",
+          strerror(EACCES),
+          "); check the x permission of each of its parent directories"));
+    if (errno != ENOENT && errno != ENOTDIR)
+      return absl::UnavailableError(
+          absl::StrCat("mount '", package, "': directory '", dir,
+                       "' cannot be examined (", strerror(errno), ")"));
     return absl::NotFoundError(absl::StrCat(
         "mount '", package, "': directory '", dir, "' does not exist"));
+  }
   if (!S_ISDIR(st.st_mode))
     return absl::FailedPreconditionError(
         absl::StrCat("mount '", package, "': '", dir, "' is not a directory"));

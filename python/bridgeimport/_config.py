@@ -17,6 +17,7 @@ reads it on every interpreter start. It holds each rule once:
 """
 
 import os
+import stat
 import sys
 
 ENV_PATH = "BRIDGEIMPORT_PATH"
@@ -89,7 +90,10 @@ def check_package(package: object) -> str:
 
 def parse_path(value: str) -> "Tuple[List[MountSpec], List[str]]":
     """Splits a BRIDGEIMPORT_PATH value (``;``-separated
-    ``package=dir[:dir...][#glob]``) into ([MountSpec], [error message])."""
+    ``package=dir[:dir...][#glob]``) into ([MountSpec], [error message]).
+    A relative directory is made absolute against the current directory now,
+    at start-up, so a later ``chdir`` (Ray's ``working_dir``, Spark's
+    ``--archives``) does not move it (issue 16)."""
     specs = []
     errors = []
     for raw in value.split(";"):
@@ -102,7 +106,8 @@ def parse_path(value: str) -> "Tuple[List[MountSpec], List[str]]":
             errors.append(f"entry {text!r} is not of the form package=dir[:dir...][#glob]")
             continue
         dirs_text, _, pattern = rest.partition("#")
-        directories = tuple(d.strip() for d in dirs_text.split(os.pathsep) if d.strip())
+        directories = tuple(os.path.abspath(d.strip())
+                            for d in dirs_text.split(os.pathsep) if d.strip())
         if not directories:
             errors.append(f"entry {text!r} names no directory")
             continue
@@ -117,9 +122,18 @@ def check_spec(spec: MountSpec) -> "Optional[str]":
         return (f"cannot mount {spec.package!r}: a package name is a dotted sequence "
                 "of identifiers")
     for d in spec.directories:
-        if not os.path.isdir(d):
-            what = "is not a directory" if os.path.exists(d) else "does not exist"
-            return f"cannot mount {spec.package!r}: directory {d!r} {what}"
+        try:
+            st = os.stat(d)
+        except PermissionError:  # a parent cannot be entered: it may well exist
+            return (f"cannot mount {spec.package!r}: directory {d!r} cannot be reached "
+                    "(permission denied); check the x permission of each of its parent "
+                    "directories")
+        except (FileNotFoundError, NotADirectoryError):
+            return f"cannot mount {spec.package!r}: directory {d!r} does not exist"
+        except (OSError, ValueError) as exc:
+            return f"cannot mount {spec.package!r}: directory {d!r} cannot be examined ({exc})"
+        if not stat.S_ISDIR(st.st_mode):
+            return f"cannot mount {spec.package!r}: directory {d!r} is not a directory"
     return None
 
 

@@ -694,6 +694,30 @@ TEST_F(MountTableTest, BuildRefusesAnUnreadableDirectory) {
   chmod(Path("locked").c_str(), 0755);
 }
 
+// A directory under a parent this process cannot enter: stat() says EACCES,
+// and the message says so rather than "does not exist" (issue 16).
+TEST_F(MountTableTest, BuildReportsAnUnreachableDirectoryAsPermissionDenied) {
+  MakeDir("closed/plugins");
+  ASSERT_EQ(chmod(root().c_str(), 0755), 0);
+  ASSERT_EQ(chmod(Path("closed").c_str(), 0), 0);
+  EXPECT_EXIT(
+      {
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+          _exit(3);
+        auto table = MountTable::Build(
+            {Config("plugins", {Path("closed/plugins")})}, nullptr);
+        if (table.ok()) _exit(1);
+        bool clear =
+            table.status().code() == absl::StatusCode::kPermissionDenied &&
+            Contains(table.status().message(), Path("closed/plugins")) &&
+            Contains(table.status().message(), "cannot be reached") &&
+            !Contains(table.status().message(), "does not exist");
+        _exit(clear ? 0 : 2);
+      },
+      ::testing::ExitedWithCode(0), "");
+  chmod(Path("closed").c_str(), 0755);
+}
+
 TEST_F(MountTableTest, BuildRefusesDuplicatePackage) {
   MakeDir("a");
   MakeDir("b");

@@ -390,3 +390,33 @@ def test_list_and_doctor_see_declared_mounts_without_any_mount_option(fresh_venv
                         "--bridge-only"], capture_output=True, text=True, timeout=60, cwd="/",
                        env=clean_env(BRIDGEIMPORT_PATH=f"cli_env={tmp_path}"))
     assert json.loads(r.stdout)["checked"]["files"] == 1, r.stdout  # m.py, served
+
+
+def test_relative_path_directories_are_resolved_at_startup(fresh_venv, tmp_path):
+    """A relative BRIDGEIMPORT_PATH directory means the directory relative to
+    where the interpreter started, even after a chdir before the first bridge
+    import, as Ray's working_dir and Spark's --archives do (issue 16)."""
+    d = tmp_path / "rel" / "plugins"
+    d.mkdir(parents=True)
+    (d / "m.py").write_text("X = 'found'\n")
+    relative = os.path.relpath(d, "/")  # run_python starts in /
+    code = f"import os; os.chdir({str(tmp_path)!r}); import prel.m; print(prel.m.X)"
+    r = run_python(fresh_venv, code, BRIDGEIMPORT_PATH=f"prel={relative}")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "found"
+
+
+def test_an_unreachable_startup_directory_is_reported_as_a_permission_error(monkeypatch):
+    """os.stat's EACCES (a parent directory that cannot be entered) is not
+    "does not exist" (issue 16). Root passes every permission check, so the
+    error is made by a stand-in os.stat."""
+    from bridgeimport import _config
+
+    def denied(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(_config.os, "stat", denied)
+    problem = _config.check_spec(_config.MountSpec("locked", ["/srv/locked/plugins"]))
+    assert problem is not None
+    assert "cannot be reached (permission denied)" in problem
+    assert "/srv/locked/plugins" in problem and "does not exist" not in problem
