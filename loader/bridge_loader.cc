@@ -5,7 +5,9 @@
 #include <optional>
 #include <utility>
 
+#include "loader/mount_package_loader.h"
 #include "loader/py_support.h"
+#include "loader/source_loader.h"
 
 namespace bridgeimport {
 
@@ -39,6 +41,45 @@ py::object BridgeLoader::GetResourceReader(py::handle self,
   for (const std::string& d : ResourceDirectories()) directories.append(d);
   return py::module_::import("bridgeimport._resources")
       .attr("reader")(self, name_, is_package_, directories);
+}
+
+py::list StringList(const std::vector<std::string>& strings) {
+  py::list out;
+  for (const std::string& s : strings) out.append(py::str(s));
+  return out;
+}
+
+std::vector<std::string> StringVector(const py::handle& sequence) {
+  if (!PyList_Check(sequence.ptr()) && !PyTuple_Check(sequence.ptr()))
+    throw py::cast_error("not a list");
+  std::vector<std::string> out;
+  for (py::handle item : sequence) out.push_back(item.cast<std::string>());
+  return out;
+}
+
+std::unique_ptr<BridgeLoader> LoaderFromPickleState(const py::tuple& state) {
+  try {
+    if (state.size() == 0) throw py::cast_error("empty");
+    std::string kind = state[0].cast<std::string>();
+    if (kind == "source" && state.size() == 7) {
+      SourceLoaderOptions options;
+      options.is_package = state[3].cast<bool>();
+      options.no_follow = state[4].cast<bool>();
+      options.atomic = state[5].cast<bool>();
+      options.roots = StringVector(state[6]);
+      return std::make_unique<SourceLoader>(state[1].cast<std::string>(),
+                                            state[2].cast<std::string>(),
+                                            std::move(options));
+    }
+    if (kind == "package" && state.size() == 3)
+      return std::make_unique<MountPackageLoader>(state[1].cast<std::string>(),
+                                                  StringVector(state[2]));
+  } catch (const py::cast_error&) {
+  }  // falls through: not a state this version wrote
+  throw py::value_error(
+      "bridgeimport: cannot unpickle a Loader from " + ToUtf8(py::repr(state)) +
+      ": not the state of a bridgeimport Loader (pickled by another "
+      "version of bridgeimport?)");
 }
 
 py::object WrapLoader(std::unique_ptr<BridgeLoader> loader) {
@@ -143,7 +184,10 @@ finder; one per module spec.)doc";
            "(metadata first, bytes where metadata cannot decide).")
       .def_property_readonly("source_stamp", &BridgeLoader::SourceStamp,
                              "What the last exec saw of the file, or None.")
-      .def("__repr__", &BridgeLoader::Repr);
+      .def("__repr__", &BridgeLoader::Repr)
+      .def(py::pickle(
+          [](const BridgeLoader& loader) { return loader.PickleState(); },
+          [](const py::tuple& state) { return LoaderFromPickleState(state); }));
 }
 
 }  // namespace bridgeimport

@@ -57,6 +57,12 @@ class BridgeLoader {
   virtual bool SourceChanged() const = 0;
   virtual py::object SourceStamp() const = 0;
 
+  // What pickling keeps, as the stock loaders' __dict__ keeps (name, path):
+  // a tuple LoaderFromPickleState() turns back into an equal loader, fresh
+  // (it has executed nothing), whether or not a mount serves the name in the
+  // unpickling process (issue 16: by-value pickling, __spec__ in a worker).
+  virtual py::tuple PickleState() const = 0;
+
  protected:
   BridgeLoader(std::string name, bool is_package)
       : name_(std::move(name)), is_package_(is_package) {}
@@ -70,6 +76,14 @@ class BridgeLoader {
   std::string name_;
   bool is_package_;
 };
+
+// Strings to a Python list and back (a pickle state's directories); the
+// second raises py::cast_error for anything but a sequence of str.
+py::list StringList(const std::vector<std::string>& strings);
+std::vector<std::string> StringVector(const py::handle& sequence);
+
+// The loader a PickleState() tuple describes; ValueError if it is not one.
+std::unique_ptr<BridgeLoader> LoaderFromPickleState(const py::tuple& state);
 
 // Wraps a new loader in the Python type Loader (owned by the object).
 py::object WrapLoader(std::unique_ptr<BridgeLoader> loader);

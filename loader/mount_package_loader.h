@@ -39,6 +39,10 @@ class MountPackageLoader final : public BridgeLoader {
   std::string Repr() const override;
   bool SourceChanged() const override { return false; }  // no source to change
   py::object SourceStamp() const override { return py::none(); }
+  // ("package", name, resource_directories).
+  py::tuple PickleState() const override {
+    return py::make_tuple("package", name_, StringList(resource_directories_));
+  }
 
  private:
   const std::vector<std::string>& ResourceDirectories() const override {

@@ -61,6 +61,12 @@ SourceLoader::SourceLoader(std::string name, std::string path,
       path_(std::move(path)),
       options_(std::move(options)) {}
 
+py::tuple SourceLoader::PickleState() const {
+  return py::make_tuple("source", name_, path_, options_.is_package,
+                        options_.no_follow, options_.atomic,
+                        StringList(options_.roots));
+}
+
 void SourceLoader::SetSource(py::object bytes) {
   py::object old;  // released after the lock
   absl::MutexLock lock(results_->mu);

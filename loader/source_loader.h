@@ -88,6 +88,8 @@ class SourceLoader final : public BridgeLoader {
   // metadata changed by a touch). Without the bytes, such a case counts as
   // changed. Never executed, or the file is gone: True.
   bool SourceChanged() const override;
+  // ("source", name, path, is_package, no_follow, atomic, roots).
+  py::tuple PickleState() const override;
   // The observation as a dict (mtime_ns, size, ino, ctime_ns, observed_ns,
   // has_bytes), or None if this loader never executed a module.
   py::object SourceStamp() const override;
