@@ -177,7 +177,33 @@ def mount(package: str, *directories: "PathLike", pattern: str = DEFAULT_PATTERN
         _mounts.update(table)
         _export()
         install()
-        return new
+    _warn_about_earlier_workers(package)
+    return new
+
+
+def _warn_about_earlier_workers(package: str) -> None:
+    """Warns if child processes of multiprocessing (Process, Pool workers,
+    ProcessPoolExecutor workers) are alive: started before this mount, they
+    cannot see it, and a task touching the package kills a worker (a Pool
+    then waits for its task forever; an executor breaks). Issue 16, part 3.
+    multiprocessing is not imported for the check: without it there are no
+    such children."""
+    mp = sys.modules.get("multiprocessing")
+    if mp is None:
+        return
+    try:
+        alive = len(mp.active_children())
+    except Exception:  # a half-initialised multiprocessing: nothing to say
+        return
+    if alive:
+        import warnings
+
+        warnings.warn(
+            f"bridgeimport: mount({package!r}): {alive} multiprocessing child "
+            f"process{'es' if alive > 1 else ''} (pool or executor workers) started "
+            "before this mount will not see it, and a task that touches "
+            f"{package!r} there fails; mount first, then start pools", _native.BridgeImportWarning,
+            stacklevel=3)
 
 
 def unmount(package: str) -> "Mount":

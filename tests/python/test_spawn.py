@@ -9,6 +9,9 @@ module's objects. The children run in a fresh venv holding only the wheel.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -144,3 +147,42 @@ def test_child_with_its_own_bridgeimport_path_ignores_the_export(fresh_venv, tmp
     assert (r.returncode, r.stdout.strip()) == (0, "exported"), r.stderr
     r = run_python(fresh_venv, code, BRIDGEIMPORT_MOUNTS=export, BRIDGEIMPORT_PATH=f"ex_env={own}")
     assert (r.returncode, r.stdout.strip()) == (0, "own"), r.stderr
+
+
+def test_mount_warns_about_workers_started_before_it(tmp_path):
+    """Workers alive at mount() time cannot see the mount (issue 16, part 3):
+    a warning names the count and the fix; none once they are gone, and none
+    in a program that never imported multiprocessing (which mount() does not
+    import)."""
+    import multiprocessing
+    import warnings
+
+    d = tmp_path / "late"
+    d.mkdir()
+    pool = multiprocessing.get_context("spawn").Pool(2)
+    try:
+        pool.apply(os.getpid)  # both started
+        with pytest.warns(bi.BridgeImportWarning,
+                          match=r"2 multiprocessing child processes .* mount first") as got:
+            bi.mount("late_pkg_a", d)
+        assert got[0].filename == __file__  # points at the mount() call
+    finally:
+        pool.terminate()
+        pool.join()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bi.mount("late_pkg_b", d)
+
+
+def test_mount_does_not_import_multiprocessing(tmp_path):
+    d = tmp_path / "plain"
+    d.mkdir()
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        import sys
+        import bridgeimport as bi
+        bi.mount("plain_pkg", {str(d)!r})
+        print("multiprocessing" in sys.modules)
+        """)], capture_output=True, text=True, timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith("BRIDGEIMPORT_")})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "False"
