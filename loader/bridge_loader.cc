@@ -37,10 +37,9 @@ py::bytes BridgeLoader::GetData(const std::string& path) const {
 py::object BridgeLoader::GetResourceReader(py::handle self,
                                            py::object fullname) const {
   CheckName(fullname);
-  py::list directories;
-  for (const std::string& d : ResourceDirectories()) directories.append(d);
   return py::module_::import("bridgeimport._resources")
-      .attr("reader")(self, name_, is_package_, directories);
+      .attr("reader")(self, name_, is_package_,
+                      StringList(ResourceDirectories()));
 }
 
 py::list StringList(const std::vector<std::string>& strings) {

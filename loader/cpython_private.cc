@@ -14,6 +14,7 @@ namespace {
 // destroyed: imports still happen during finalisation.
 struct PrivateRefs {
   py::object imp;              // the _imp module
+  py::object lock_held;        // _imp.lock_held
   py::object source_hash;      // _imp.source_hash
   py::object raw_magic;        // its key (see SourceHash)
   py::object fix_co_filename;  // _imp._fix_co_filename
@@ -73,6 +74,7 @@ void InitCPythonPrivate() {
   py::module_ bootstrap = FrozenBootstrap();
   py::module_ external = FrozenBootstrapExternal();
   r.imp = py::module_::import("_imp");
+  r.lock_held = r.imp.attr("lock_held");
   r.raw_magic = py::hasattr(r.imp, "pyc_magic_number_token")
                     ? r.imp.attr("pyc_magic_number_token")
                     : external.attr("_RAW_MAGIC_NUMBER");
@@ -104,9 +106,8 @@ void WaitWhileImportLockHeldElsewhere() {
 #if PY_VERSION_HEX < 0x030D0000
   constexpr int kPolls = 200;  // at least 1 ms: far longer than a finder call
   for (int i = 0; i < kPolls; ++i) {
-    PyObject* held = ParkIfEndedAtExit([&] {
-      return PyObject_CallMethod(Private().imp.ptr(), "lock_held", nullptr);
-    });
+    PyObject* held = ParkIfEndedAtExit(
+        [&] { return PyObject_CallNoArgs(Private().lock_held.ptr()); });
     if (held == nullptr) {
       PyErr_Clear();  // the blocking acquire reports what is wrong
       return;

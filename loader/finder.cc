@@ -134,8 +134,8 @@ void BindFastPath(py::object instance, const FinderRef& finder) {
     case absl::StatusCode::kPermissionDenied:
       PyErr_SetString(PyExc_PermissionError, message.c_str());
       break;
-    case absl::StatusCode::kUnavailable:  // stat failed otherwise (EIO,
-                                          // ELOOP...)
+    // stat() failed other than missing or denied (EIO, ELOOP...).
+    case absl::StatusCode::kUnavailable:
       PyErr_SetString(PyExc_OSError, message.c_str());
       break;
     default:

@@ -84,6 +84,29 @@ class MountTableTest : public bridgeimport_test::TempTreeTest {
     return table.status();
   }
 
+  // A mount of `dir` must be refused with PermissionDenied, its message
+  // naming `dir` and saying `says` (and never `never_says`, if given).
+  // Permission bits do not stop root: the build runs in a child that drops to
+  // uid 65534 (nobody) when the test runs as root.
+  static void ExpectPermissionDeniedAsNobody(const std::string& dir,
+                                             const std::string& says,
+                                             const std::string& never_says) {
+    EXPECT_EXIT(
+        {
+          if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(3);
+          auto table = MountTable::Build({Config("plugins", {dir})}, nullptr);
+          if (table.ok()) _exit(1);
+          absl::string_view message = table.status().message();
+          bool clear =
+              table.status().code() == absl::StatusCode::kPermissionDenied &&
+              Contains(message, dir) && Contains(message, says) &&
+              (never_says.empty() || !Contains(message, never_says));
+          _exit(clear ? 0 : 2);
+        },
+        ::testing::ExitedWithCode(0), "");
+  }
+
   static MountConfig Config(std::string package, std::vector<std::string> dirs,
                             std::string pattern = "*.py") {
     MountConfig config;
@@ -675,22 +698,7 @@ TEST_F(MountTableTest, BuildRefusesAnUnreadableDirectory) {
   MakeDir("locked");
   ASSERT_EQ(chmod(root().c_str(), 0755), 0);
   ASSERT_EQ(chmod(Path("locked").c_str(), 0), 0);
-  // Permission bits do not stop root: the check runs in a child that drops
-  // to uid 65534 (nobody) when the test runs as root.
-  EXPECT_EXIT(
-      {
-        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
-          _exit(3);
-        auto table =
-            MountTable::Build({Config("plugins", {Path("locked")})}, nullptr);
-        if (table.ok()) _exit(1);
-        bool clear =
-            table.status().code() == absl::StatusCode::kPermissionDenied &&
-            Contains(table.status().message(), Path("locked")) &&
-            Contains(table.status().message(), "cannot be read");
-        _exit(clear ? 0 : 2);
-      },
-      ::testing::ExitedWithCode(0), "");
+  ExpectPermissionDeniedAsNobody(Path("locked"), "cannot be read", "");
   chmod(Path("locked").c_str(), 0755);
 }
 
@@ -700,21 +708,8 @@ TEST_F(MountTableTest, BuildReportsAnUnreachableDirectoryAsPermissionDenied) {
   MakeDir("closed/plugins");
   ASSERT_EQ(chmod(root().c_str(), 0755), 0);
   ASSERT_EQ(chmod(Path("closed").c_str(), 0), 0);
-  EXPECT_EXIT(
-      {
-        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
-          _exit(3);
-        auto table = MountTable::Build(
-            {Config("plugins", {Path("closed/plugins")})}, nullptr);
-        if (table.ok()) _exit(1);
-        bool clear =
-            table.status().code() == absl::StatusCode::kPermissionDenied &&
-            Contains(table.status().message(), Path("closed/plugins")) &&
-            Contains(table.status().message(), "cannot be reached") &&
-            !Contains(table.status().message(), "does not exist");
-        _exit(clear ? 0 : 2);
-      },
-      ::testing::ExitedWithCode(0), "");
+  ExpectPermissionDeniedAsNobody(Path("closed/plugins"), "cannot be reached",
+                                 "does not exist");
   chmod(Path("closed").c_str(), 0755);
 }
 
