@@ -19,6 +19,7 @@ import bridgeimport as bi
 # snapshot (conftest.py), which would otherwise drop it after the first test
 # that activates the package: pickle looks the Loader class up there.
 from bridgeimport import _native  # noqa: F401
+from test_startup import clean_env
 
 
 @pytest.fixture
@@ -38,10 +39,8 @@ def geo(tmp_path, pkgname):
 
 def child(code: str, data: bytes) -> subprocess.CompletedProcess:
     """A fresh interpreter with no mounts, given `data` on stdin."""
-    env = {k: v for k, v in __import__("os").environ.items()
-           if not k.startswith("BRIDGEIMPORT_")}
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], input=data,
-                          capture_output=True, env=env, timeout=60)
+                          capture_output=True, env=clean_env(), timeout=60)
 
 
 def test_a_spec_round_trips_with_a_fresh_loader_for_the_same_file(geo):

@@ -182,7 +182,6 @@ def test_mount_does_not_import_multiprocessing(tmp_path):
         import bridgeimport as bi
         bi.mount("plain_pkg", {str(d)!r})
         print("multiprocessing" in sys.modules)
-        """)], capture_output=True, text=True, timeout=60,
-        env={k: v for k, v in os.environ.items() if not k.startswith("BRIDGEIMPORT_")})
+        """)], capture_output=True, text=True, timeout=60, env=clean_env())
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "False"

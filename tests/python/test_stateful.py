@@ -7,9 +7,9 @@ value lines all have one size, so rewrites within one second keep size and
 whole-second mtime: only bridgeimport's racy-pyc rule keeps them apart),
 delete one, rename one over another (an editor's save), load or import it
 (bi.load, import_module, __import__, a from-import statement), reload it,
-run a transaction over the package
-(mode "changed" or "all"; committing, or failing in its body), evict a module
-from sys.modules, and unmount or mount the directory again. The model says
+run a transaction over the package (mode "changed" or "all"; committing, or
+failing in its body), evict a module from sys.modules, and unmount or mount
+the directory again. The model says
 what must be true after each step, and the invariants check it:
 
 * one module object per name: what sys.modules holds is the very object the
@@ -46,6 +46,7 @@ import bridgeimport as bi  # noqa: E402
 from hypothesis_profiles import MACHINE  # noqa: E402
 
 NAMES = [f"m{i}" for i in range(5)]
+VALUES = st.integers(min_value=0, max_value=999_999)
 
 
 def _from_import(full: str):
@@ -63,7 +64,6 @@ STYLES = {
     "__import__": lambda full: __import__(full, fromlist=["*"]),
     "from_import": _from_import,
 }
-VALUES = st.integers(min_value=0, max_value=999_999)
 
 
 class BridgeFiles(RuleBasedStateMachine):
@@ -117,10 +117,7 @@ class BridgeFiles(RuleBasedStateMachine):
             sys.dont_write_bytecode = dont_write
 
     def stock_load(self, name: str) -> object:
-        full = f"{self.mirror}.{name}"
-        if full in sys.modules:
-            return self.stock(lambda: sys.modules[full])
-        return self.stock(lambda: importlib.import_module(full))
+        return self.stock(lambda: importlib.import_module(f"{self.mirror}.{name}"))
 
     def stock_reload(self, name: str) -> object:
         full = f"{self.mirror}.{name}"
