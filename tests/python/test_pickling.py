@@ -7,6 +7,7 @@ __spec__ included, and so depends on it."""
 
 from __future__ import annotations
 
+import os
 import pickle
 import subprocess
 import sys
@@ -19,7 +20,6 @@ import bridgeimport as bi
 # snapshot (conftest.py), which would otherwise drop it after the first test
 # that activates the package: pickle looks the Loader class up there.
 from bridgeimport import _native  # noqa: F401
-from test_startup import clean_env
 
 
 @pytest.fixture
@@ -39,8 +39,10 @@ def geo(tmp_path, pkgname):
 
 def child(code: str, data: bytes) -> subprocess.CompletedProcess:
     """A fresh interpreter with no mounts, given `data` on stdin."""
+    # Not clean_env(): that drops PYTHONPATH, which `make sanitize` finds the package by.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGEIMPORT_")}
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], input=data,
-                          capture_output=True, env=clean_env(), timeout=60)
+                          capture_output=True, env=env, timeout=60)
 
 
 def test_a_spec_round_trips_with_a_fresh_loader_for_the_same_file(geo):
