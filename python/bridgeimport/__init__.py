@@ -25,7 +25,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # type checkers treat the name as true: they see every real signature
     from ._doctor import doctor
     from ._modules import dependencies, dependents, load, reload
-    from ._mounts import Mount, find_mount, install, installed, mount, mounts, uninstall, unmount
+    from ._mounts import (Mount, env, find_mount, install, installed, mount, mounts, uninstall,
+                          unmount)
     from ._native import (BridgeImportError, BridgeImportWarning, BridgeNotFoundError, Finder,
                           InvalidModuleNameError, Loader)
     from ._registry import BridgeCollisionWarning, Registry
@@ -44,6 +45,7 @@ __all__ = [
     "dependencies",
     "dependents",
     "doctor",
+    "env",
     "Loader",
     "find_mount",
     "install",
@@ -68,6 +70,7 @@ _LAZY = {
     "Finder": "_native",
     "Loader": "_native",
     "Mount": "_mounts",
+    "env": "_mounts",
     "find_mount": "_mounts",
     "install": "_mounts",
     "installed": "_mounts",

@@ -8,9 +8,9 @@ reads it on every interpreter start. It holds each rule once:
 * :class:`MountSpec`, one mount as declared (start-up, the export, entry
   points) and the base of the public :class:`bridgeimport.Mount`;
 * what a package name is (:func:`is_package_name`, :func:`check_package`);
-* the ``BRIDGEIMPORT_PATH`` syntax (:func:`parse_path`) and the
-  ``BRIDGEIMPORT_MOUNTS`` export format (:func:`encode_export` and
-  :func:`decode_export`);
+* the ``BRIDGEIMPORT_PATH`` syntax (:func:`parse_path` and its inverse
+  :func:`encode_path`) and the ``BRIDGEIMPORT_MOUNTS`` export format
+  (:func:`encode_export` and :func:`decode_export`);
 * how bad configuration is reported (:func:`warn`: once, on stderr, never
   raising) and how start-up's stand-in finder is recognised
   (:func:`is_stand_in`).
@@ -115,6 +115,34 @@ def parse_path(value: str) -> "Tuple[List[MountSpec], List[str]]":
     return specs, errors
 
 
+# What parse_path cannot read back inside a directory or a glob.
+_PATH_SEPARATORS = (";", os.pathsep, "#")
+
+
+def encode_path(specs: "Iterable[MountSpec]") -> str:
+    """The BRIDGEIMPORT_PATH value that declares ``specs`` (the inverse of
+    :func:`parse_path`); ValueError naming the first thing its syntax cannot
+    say: the atomic and allow_external_symlinks options, a directory holding
+    ``;``, ``:`` or ``#``, a glob holding ``;``, surrounding spaces."""
+    entries = []
+    for spec in specs:
+        what = f"the mount of {spec.package!r}"
+        if spec.atomic or spec.allow_external_symlinks:
+            raise ValueError(f"{what} has options (atomic, allow_external_symlinks) "
+                             "that BRIDGEIMPORT_PATH cannot express")
+        for d in spec.directories:
+            if any(c in d for c in _PATH_SEPARATORS) or d != d.strip() or not d:
+                raise ValueError(f"{what}: directory {d!r} cannot be written in "
+                                 "BRIDGEIMPORT_PATH (it holds ';', ':', '#' or "
+                                 "surrounding spaces)")
+        if ";" in spec.pattern or spec.pattern != spec.pattern.strip() or not spec.pattern:
+            raise ValueError(f"{what}: glob {spec.pattern!r} cannot be written in "
+                             "BRIDGEIMPORT_PATH")
+        glob = "" if spec.pattern == DEFAULT_PATTERN else "#" + spec.pattern
+        entries.append(f"{spec.package}={os.pathsep.join(spec.directories)}{glob}")
+    return ";".join(entries)
+
+
 def check_spec(spec: MountSpec) -> "Optional[str]":
     """Why ``spec`` cannot be mounted, as far as that is known without the
     extension (package name, directories), or None."""
@@ -168,7 +196,9 @@ def encode_export(path_value: str, specs: "Iterable[MountSpec]") -> str:
 
 def decode_export(value: str) -> "Tuple[str, List[MountSpec]]":
     """(BRIDGEIMPORT_PATH written against, [MountSpec]) from a
-    BRIDGEIMPORT_MOUNTS value (see encode_export); ValueError if malformed."""
+    BRIDGEIMPORT_MOUNTS value (see encode_export); ValueError if malformed.
+    Relative directories (``bi.env(relative_to=...)`` writes them) are made
+    absolute now, at start-up, as in :func:`parse_path`."""
     fields = value.split(";")
     if len(fields) < 2 or fields[0] != "1":
         raise ValueError("unknown format")
@@ -177,8 +207,8 @@ def decode_export(value: str) -> "Tuple[str, List[MountSpec]]":
         items = [_unquote(x) for x in field.split(",")]
         if len(items) < 4 or not set(items[1]) <= {"a", "s"}:
             raise ValueError(f"bad entry {field!r}")
-        specs.append(MountSpec(items[0], items[3:], items[2], "s" in items[1],
-                               "a" in items[1], origin=ENV_EXPORT))
+        specs.append(MountSpec(items[0], [os.path.abspath(d) for d in items[3:]], items[2],
+                               "s" in items[1], "a" in items[1], origin=ENV_EXPORT))
     return _unquote(fields[1]), specs
 
 

@@ -24,8 +24,8 @@ import sys
 
 from . import _native
 from ._config import (DEFAULT_PATTERN, ENV_EXPORT, ENV_PATH, MountSpec, check_package,
-                      check_package_type,
-                      encode_export, is_stand_in, reason, warn)
+                      check_package_type, encode_export, encode_path, is_stand_in, reason,
+                      warn)
 
 TYPE_CHECKING = False
 # Annotations naming typing's classes are strings: neither typing nor
@@ -130,6 +130,46 @@ def _export() -> None:
     value = encode_export(os.environ.get(ENV_PATH, ""), [m for m in _mounts.values() if m.export])
     if os.environ.get(ENV_EXPORT) != value:
         os.environ[ENV_EXPORT] = value
+
+
+def env(*packages: str, relative_to: "Optional[PathLike]" = None) -> "Dict[str, str]":
+    """The environment variables a worker process needs so that its start-up
+    mounts what this process has mounted: every exported mount, or only
+    ``packages``. Set them before the worker's interpreter starts (Ray's
+    ``runtime_env["env_vars"]``, Spark's ``spark.executorEnv.*``, a job
+    script); later is too late, start-up has run.
+
+    ``{"BRIDGEIMPORT_PATH": ...}`` where that syntax can express the mounts,
+    else ``{"BRIDGEIMPORT_PATH": "", "BRIDGEIMPORT_MOUNTS": ...}``. With
+    ``relative_to=D`` the directories (all must be under D) are written
+    relative to D, for a worker whose current directory at start-up is its
+    copy of D (Ray's ``working_dir``, an archive Spark unpacks).
+    ValueError if a package is not mounted or a directory is not under D.
+    """
+    with _lock:
+        for package in packages:
+            if check_package_type(package) not in _mounts:
+                raise ValueError(f"bridgeimport: env(): {package!r} is not mounted")
+        chosen: List[MountSpec] = [m for m in _mounts.values()
+                                   if (m.package in packages if packages else m.export)]
+    if relative_to is not None:
+        chosen = [_relative(m, _absolute(relative_to)) for m in chosen]
+    try:
+        return {ENV_PATH: encode_path(chosen)}
+    except ValueError:  # options or characters only the export format can carry
+        return {ENV_PATH: "", ENV_EXPORT: encode_export("", chosen)}
+
+
+def _relative(spec: MountSpec, base: str) -> MountSpec:
+    dirs = []
+    for d in spec.directories:
+        rel = os.path.relpath(d, base)
+        if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+            raise ValueError(f"bridgeimport: env(): directory {d!r} of {spec.package!r} "
+                             f"is not under relative_to {base!r}")
+        dirs.append(rel)
+    return MountSpec(spec.package, dirs, spec.pattern, spec.allow_external_symlinks,
+                     spec.atomic)
 
 
 def mount(package: str, *directories: "PathLike", pattern: str = DEFAULT_PATTERN,

@@ -187,6 +187,16 @@ def test_lookups_and_unmount_take_any_package(package):
             assert result is None if call is bi.find_mount else isinstance(result, ValueError)
 
 
+@given(package=st.one_of(NAMES, WRONG_TYPES), relative_to=st.one_of(st.none(), TEXT, WRONG_TYPES))
+def test_env_takes_any_package_and_base(mounted, package, relative_to):
+    result = contract(bi.env, package, relative_to=relative_to)
+    if isinstance(package, str) and package != mounted:
+        assert isinstance(result, ValueError) and "is not mounted" in str(result)
+    result = contract(bi.env, mounted, relative_to=relative_to)
+    if not isinstance(result, BaseException):  # a dict of str whose path form reads back
+        assert all(isinstance(k, str) and isinstance(v, str) for k, v in result.items())
+
+
 @given(package=st.one_of(NAMES, WRONG_TYPES), pattern=st.one_of(TEXT, WRONG_TYPES))
 def test_registry_takes_any_package_and_pattern(tmp_path_factory, package, pattern):
     root = tmp_path_factory.mktemp("r")

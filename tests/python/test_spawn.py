@@ -8,6 +8,7 @@ module's objects. The children run in a fresh venv holding only the wheel.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -123,7 +124,7 @@ def test_export_mirrors_mount_and_unmount(tree, pkgname, monkeypatch):
 
 
 def test_export_round_trips_any_path():
-    configs = [("p", ("/a;b", "/c,d", "/e%25f", "/ü:x#y", " /sp "), "*_b[0-9].py", True, False),
+    configs = [("p", ("/a;b", "/c,d", "/e%25f", "/ü:x#y", "/ sp "), "*_b[0-9].py", True, False),
                ("q.r", ("/x",), "*.py", False, True)]
     value = _config.encode_export("p=/a#*.py;q=/b", [MountSpec(*c) for c in configs])
     path_value, entries = _config.decode_export(value)
@@ -187,3 +188,82 @@ def test_mount_does_not_import_multiprocessing(tmp_path):
         env={k: v for k, v in os.environ.items() if not k.startswith("BRIDGEIMPORT_")})
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "False"
+
+
+# -- bi.env(): the variables a worker started elsewhere needs (issue 16, part 2) --
+
+def run_in(python: Path, cwd: Path, code: str, variables: dict) -> subprocess.CompletedProcess:
+    """``code`` in a fresh interpreter started in ``cwd`` whose environment
+    holds no bridgeimport variables but ``variables``."""
+    return subprocess.run([str(python), "-c", code], capture_output=True, text=True,
+                          env=clean_env(**variables), cwd=cwd, timeout=120)
+
+
+def test_env_is_the_path_form_that_a_worker_resolves_at_start_up(fresh_venv, tmp_path):
+    shipped = tmp_path / "job"  # what a worker's working_dir or unpacked archive holds
+    (shipped / "plugins").mkdir(parents=True)
+    (shipped / "plugins" / "shapes.py").write_text("WHERE = __file__\n")
+    bi.mount("envp", shipped / "plugins", pattern="s*.py")
+    assert bi.env("envp") == {"BRIDGEIMPORT_PATH": f"envp={shipped / 'plugins'}#s*.py"}
+    variables = bi.env("envp", relative_to=shipped)
+    assert variables == {"BRIDGEIMPORT_PATH": "envp=plugins#s*.py"}
+    specs, errors = _config.parse_path(variables["BRIDGEIMPORT_PATH"])
+    assert not errors and specs[0].pattern == "s*.py"
+    # A chdir after start-up (Ray's and Spark's workers do one) moves nothing.
+    code = "import os; os.chdir('/'); import envp.shapes; print(envp.shapes.WHERE)"
+    r = run_in(fresh_venv, shipped, code, variables)
+    assert (r.returncode, r.stdout.strip(), r.stderr) == (
+        0, str(shipped / "plugins" / "shapes.py"), "")
+
+
+def test_env_falls_back_to_the_export_form_for_what_the_path_cannot_say(fresh_venv, tmp_path):
+    shipped = tmp_path / "job"
+    odd = shipped / "semi;colon"
+    odd.mkdir(parents=True)
+    (odd / "m.py").write_text("import bridgeimport as bi\nATOMIC = bi.find_mount('enva').atomic\n")
+    bi.mount("enva", odd, atomic=True)
+    variables = bi.env("enva", relative_to=shipped)
+    assert set(variables) == {"BRIDGEIMPORT_PATH", "BRIDGEIMPORT_MOUNTS"}
+    assert variables["BRIDGEIMPORT_PATH"] == ""  # the export applies to a worker's own PATH
+    with pytest.raises(ValueError, match="cannot be written in BRIDGEIMPORT_PATH"):
+        _config.encode_path([MountSpec("enva", ("semi;colon",))])
+    code = "import os; os.chdir('/'); import enva.m; print(enva.m.ATOMIC, enva.m.__file__)"
+    r = run_in(fresh_venv, shipped, code, variables)
+    assert (r.returncode, r.stdout.strip(), r.stderr) == (0, f"True {odd / 'm.py'}", "")
+
+
+def test_env_refuses_what_a_worker_could_not_find(tmp_path):
+    inside, outside = tmp_path / "job" / "plugins", tmp_path / "elsewhere"
+    for d in (inside, outside):
+        d.mkdir(parents=True)
+    bi.mount("envr_in", inside)
+    bi.mount("envr_out", outside)
+    bi.mount("envr_private", inside, export=False)
+    assert "envr_private" not in bi.env()["BRIDGEIMPORT_PATH"]   # only exported mounts...
+    assert bi.env("envr_private") == {"BRIDGEIMPORT_PATH": f"envr_private={inside}"}  # ...or named
+    with pytest.raises(ValueError, match=r"'envr_out' is not under relative_to"):
+        bi.env(relative_to=tmp_path / "job")
+    assert bi.env("envr_in", relative_to=tmp_path / "job") == {
+        "BRIDGEIMPORT_PATH": "envr_in=plugins"}
+    with pytest.raises(ValueError, match=r"env\(\): 'envr_none' is not mounted"):
+        bi.env("envr_none")
+    with pytest.raises(TypeError, match="package must be a str"):
+        bi.env(3)  # type: ignore[arg-type]
+
+
+def test_env_command_prints_the_same(tmp_path):
+    # PYTHONPATH kept: make sanitize runs the package from it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGEIMPORT_")}
+    job = tmp_path / "job"
+    (job / "plugins").mkdir(parents=True)
+    cli = [sys.executable, "-m", "bridgeimport", "env", "--mount", f"envc={job / 'plugins'}"]
+    r = subprocess.run(cli + ["--relative-to", str(job), "--format", "json"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0 and json.loads(r.stdout) == {"BRIDGEIMPORT_PATH": "envc=plugins"}
+    r = subprocess.run(["bash", "-c", f'eval "$({" ".join(cli)})"; echo "$BRIDGEIMPORT_PATH"'],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.stdout.strip() == f"envc={job / 'plugins'}", r.stderr
+    r = subprocess.run(cli + ["envc_missing"], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert r.returncode == 2
+    assert r.stderr.strip() == "bridgeimport env: env(): 'envc_missing' is not mounted"

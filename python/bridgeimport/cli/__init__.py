@@ -89,6 +89,26 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_env(args: argparse.Namespace) -> int:
+    import shlex
+
+    import bridgeimport as bi
+
+    from .._config import reason
+
+    _mount_all(args.mount)
+    try:
+        variables = bi.env(*args.packages, relative_to=args.relative_to)
+    except (ValueError, TypeError) as exc:
+        raise _UsageError(reason(exc)) from None
+    if args.format == "json":
+        print(json.dumps(variables, indent=2))
+    else:
+        for name, value in variables.items():
+            print(f"export {name}={shlex.quote(value)}")
+    return EXIT_OK
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from . import _run
 
@@ -197,6 +217,23 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("program", nargs="*", help="script [args...] or -m module [args...]")
     doctor.set_defaults(func=_cmd_doctor)
 
+    env = sub.add_parser(
+        "env", help="print the environment variables a worker needs to mount the same",
+        description="Prints the variables (bridgeimport.env()) that make a worker "
+        "process's start-up mount what this process mounts (BRIDGEIMPORT_PATH, "
+        "entry points, --mount): set them in the worker's environment before it starts.",
+        epilog=_EXIT_EPILOG)
+    env.add_argument("packages", nargs="*", metavar="PKG",
+                     help="only these mounted packages (default: every exported mount)")
+    env.add_argument("--mount", action="append", metavar="PKG=DIR[:DIR][#GLOB]",
+                     help=_MOUNT_HELP)
+    env.add_argument("--relative-to", metavar="DIR",
+                     help="write directories relative to DIR, the worker's current "
+                     "directory at start-up (Ray's working_dir, an unpacked archive)")
+    env.add_argument("--format", choices=("shell", "json"), default="shell",
+                     help="shell: export lines (default); json: an object")
+    env.set_defaults(func=_cmd_env)
+
     run = sub.add_parser(
         "run", help="run a script or -m module with mounts given on the command line",
         description="Mounts what --mount says, then runs the program as `python "
@@ -236,7 +273,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_USAGE
     if args.command in _TAKES_VALUE:
         args.program = program
-    if args.command in ("list", "doctor"):
+    if args.command in ("list", "doctor", "env"):
         # They read the mount table: mount what start-up declared first (a
         # public name would; these commands use the layers below the facade).
         import bridgeimport
