@@ -24,6 +24,8 @@ LAYERS = [
                  "bridgeimport._registry"]),
     ("diagnostics", ["bridgeimport._doctor"]),
     ("facade", ["bridgeimport"]),
+    # Integrations with other systems: each imported only by a user who needs it.
+    ("integrations", ["bridgeimport.dask"]),
     ("command line", ["bridgeimport.cli", "bridgeimport.cli._run", "bridgeimport.cli._listing",
                       "bridgeimport.cli._demo", "bridgeimport.cli._bench"]),
     ("python -m", ["bridgeimport.__main__"]),
