@@ -242,8 +242,9 @@ def _warn_about_earlier_workers(package: str) -> None:
             f"bridgeimport: mount({package!r}): {alive} multiprocessing child "
             f"process{'es' if alive > 1 else ''} (pool or executor workers) started "
             "before this mount will not see it, and a task that touches "
-            f"{package!r} there fails; mount first, then start pools", _native.BridgeImportWarning,
-            stacklevel=3)
+            f"{package!r} there fails; mount first, then start pools (dask: "
+            "bridgeimport.dask.register(client) mounts on running workers)",
+            _native.BridgeImportWarning, stacklevel=3)
 
 
 def unmount(package: str) -> "Mount":

@@ -19,6 +19,8 @@ Convention (for whoever writes docs):
   line ``<!-- docs-test: needs-pth -->``; it is skipped where this
   interpreter's site-packages holds no ``bridgeimport.pth`` (the sanitizer
   run puts the package on ``PYTHONPATH`` instead of installing it).
+  ``needs-dask`` (comma-separated after it) skips where ``distributed`` is
+  not installed.
 * An example states what it shows with ``assert``; a failed assert, any
   exception or a non-zero exit status fails the test. The script is padded so
   that its line numbers are the document's: a traceback's line N is line N of
@@ -90,8 +92,15 @@ def start_up_installed() -> bool:
     return any(Path(d, "bridgeimport.pth").is_file() for d in dirs)
 
 
-NEEDS = {"needs-pth": start_up_installed}
-REASONS = {"needs-pth": "bridgeimport.pth is not installed in this interpreter's site-packages"}
+def dask_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("distributed") is not None
+
+
+NEEDS = {"needs-pth": start_up_installed, "needs-dask": dask_installed}
+REASONS = {"needs-pth": "bridgeimport.pth is not installed in this interpreter's site-packages",
+           "needs-dask": "dask.distributed is not installed (deps/dev-requirements.txt)"}
 
 
 def examples():
