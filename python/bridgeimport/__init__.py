@@ -24,12 +24,14 @@ finder and loader that roll ``sys.modules`` back when a load fails.
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # type checkers treat the name as true: they see every real signature
     from ._doctor import doctor
-    from ._modules import dependencies, dependents, load, reload
+    from ._modules import dependencies, dependents, load, patch_report, reload
     from ._mounts import (Mount, env, find_mount, install, installed, mount, mounts, uninstall,
                           unmount)
     from ._native import (BridgeImportError, BridgeImportWarning, BridgeNotFoundError, Finder,
                           InvalidModuleNameError, Loader)
+    from ._patch import PatchReport
     from ._registry import BridgeCollisionWarning, Registry
+    from ._retire import on_retire
     from ._transaction import Transaction, transaction
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "InvalidModuleNameError",
     "Mount",
     "Finder",
+    "PatchReport",
     "Registry",
     "Transaction",
     "dependencies",
@@ -53,6 +56,8 @@ __all__ = [
     "load",
     "mount",
     "mounts",
+    "on_retire",
+    "patch_report",
     "reload",
     "transaction",
     "unmount",
@@ -82,6 +87,9 @@ _LAZY = {
     "reload": "_modules",
     "dependencies": "_modules",
     "dependents": "_modules",
+    "patch_report": "_modules",
+    "PatchReport": "_patch",
+    "on_retire": "_retire",
     "BridgeCollisionWarning": "_registry",
     "Registry": "_registry",
     "Transaction": "_transaction",

@@ -6,13 +6,16 @@ _mounts, importing this module does nothing but define it.
 """
 
 import sys
+import weakref
 
 from . import _native
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # no typing import at run time
     from types import ModuleType
-    from typing import List, Union
+    from typing import List, Optional, Union
+
+    from ._patch import PatchReport
 
 _finder = _native.finder
 
@@ -39,7 +42,7 @@ def load(name: str, *, atomic: bool = False) -> "ModuleType":
     return _finder.load(name, atomic)
 
 
-def reload(module: "Union[ModuleType, str]") -> "ModuleType":
+def reload(module: "Union[ModuleType, str]", *, patch: bool = False) -> "ModuleType":
     """Re-executes the newest source of a loaded bridge module in the same
     module object (``importlib.reload`` semantics, identity kept).
 
@@ -49,9 +52,17 @@ def reload(module: "Union[ModuleType, str]") -> "ModuleType":
     ModuleNotFoundError leaves the namespace (``__spec__`` included) as it
     was. Reloading a package re-executes its ``__init__`` only, as CPython
     does. Accepts a module or its name.
-    """
-    import importlib
 
+    Before the new code runs, the module's ``__bridge_unload__("reloaded")``
+    and the :func:`on_retire` callbacks are called (see ``_retire``).
+
+    ``patch=True`` also keeps the identity of the module's classes and
+    functions: old instances, ``from mod import f`` bindings, callbacks and
+    bound methods run the new code (see ``_patch`` for what is patched, and
+    never). All or nothing: if the new code fails, every old object is put
+    back as it was. :func:`patch_report` then tells what was patched and
+    what was skipped, and why.
+    """
     if isinstance(module, str):
         name = module
         found = sys.modules.get(name)
@@ -62,14 +73,54 @@ def reload(module: "Union[ModuleType, str]") -> "ModuleType":
     spec = getattr(module, "__spec__", None)
     if not isinstance(getattr(spec, "loader", None), _native.Loader):
         raise TypeError(f"bridgeimport.reload() takes a bridge module, not {module!r}")
+    patcher = None
+    if patch:
+        from . import _patch
+
+        patcher = _patch.Patcher({module.__name__: dict(vars(module))})
+    from . import _retire
+
+    _retire.notify([(module, "reloaded")])
+    if patcher is None:
+        return _reexecute(module, spec)
+    before = dict(vars(module))
+    patcher.install()
+    try:
+        try:
+            result = _reexecute(module, spec)  # restores the namespace if the code fails
+        finally:
+            patcher.uninstall()
+        patcher.patch_functions(module)
+    except BaseException:
+        patcher.undo()
+        vars(module).clear()
+        vars(module).update(before)
+        raise
+    _patch_reports[module] = patcher.report
+    return result
+
+
+def _reexecute(module: "ModuleType", spec: object) -> "ModuleType":
+    import importlib
+
     try:
         return importlib.reload(module)
     except ModuleNotFoundError:
         # importlib.reload stores its finder's answer in __spec__ before it
         # raises: None once the file is gone. Keep the module as it was.
         if module.__spec__ is None:
-            module.__spec__ = spec
+            module.__spec__ = spec  # type: ignore[assignment]
         raise
+
+
+_patch_reports: "weakref.WeakKeyDictionary[ModuleType, PatchReport]" = \
+    weakref.WeakKeyDictionary()
+
+
+def patch_report(module: "ModuleType") -> "Optional[PatchReport]":
+    """The report of the last ``reload(module, patch=True)``: ``patched``
+    and ``skipped`` (with reasons), or None if there was none."""
+    return _patch_reports.get(module)
 
 
 def dependencies(name: str) -> "List[str]":

@@ -41,7 +41,7 @@ from importlib import _bootstrap  # type: ignore[attr-defined]  # private: not i
 from types import ModuleType, TracebackType
 from typing import Callable, Dict, List, Literal, Optional, Set, Tuple, Type
 
-from . import _changes, _native
+from . import _changes, _native, _patch, _retire
 from ._config import is_package_name
 
 __all__ = ["Transaction", "transaction"]
@@ -59,14 +59,23 @@ _history: List["Transaction"] = []
 _hooks_lock = threading.RLock()
 
 
-def transaction(*packages: str, mode: str = "changed", keep_retired: int = 1) -> "Transaction":
+def transaction(*packages: str, mode: str = "changed", keep_retired: int = 1,
+                patch: bool = False) -> "Transaction":
     """A reload transaction over ``packages`` (see the module docstring).
 
     Use it as a context manager, or call ``begin()`` and then ``commit()`` or
     ``rollback()``. ``keep_retired``: how many committed transactions (this
     one included) keep their retired modules alive after they end.
+
+    ``patch=True`` keeps the identity of the retired modules' classes: a
+    class statement run again during the transaction puts its new body into
+    the old class object (see ``_patch``), so old instances, ``isinstance``,
+    ``super()`` and pickle keep working; ``patch_report`` says what was
+    patched and what was skipped and why. A rollback, or a module whose
+    fresh import fails, puts those classes back exactly as they were.
+    Functions are not patched: the fresh module has new globals.
     """
-    return Transaction(packages, mode=mode, keep_retired=keep_retired)
+    return Transaction(packages, mode=mode, keep_retired=keep_retired, patch=patch)
 
 
 class _ImportOnAccess:
@@ -129,7 +138,7 @@ class Transaction:
     """
 
     def __init__(self, packages: Tuple[str, ...], *, mode: str = "changed",
-                 keep_retired: int = 1) -> None:
+                 keep_retired: int = 1, patch: bool = False) -> None:
         if not packages:
             raise TypeError("bridgeimport.transaction() needs at least one package name")
         for p in packages:
@@ -141,6 +150,9 @@ class Transaction:
                              f"not {mode!r}")
         if not isinstance(keep_retired, int) or keep_retired < 0:
             raise ValueError("bridgeimport.transaction(): keep_retired must be an int >= 0")
+        if patch:
+            _patch.check_supported()
+        self.patch = bool(patch)
         self.packages = tuple(dict.fromkeys(packages))
         self._package_set = frozenset(self.packages)
         self._prefixes = tuple(p + "." for p in self.packages)
@@ -156,6 +168,9 @@ class Transaction:
         self.timings: Dict[str, Optional[float]] = {}
         self.error: Optional[BaseException] = None
         self.seconds: Dict[str, float] = {}
+        self.patch_report: Optional[_patch.PatchReport] = None
+        self.unload_errors: List[Tuple[str, BaseException]] = []
+        self._patcher: Optional[_patch.Patcher] = None
         self._retired_modules: Dict[str, ModuleType] = {}
         self._before: Dict[str, ModuleType] = {}
         self._ordinary: Set[str] = set()  # candidates CPython's loaders loaded
@@ -205,6 +220,7 @@ class Transaction:
         try:
             self._begin()
         except BaseException:
+            self._end_patching(commit=False)
             self._restore()
             self._finish("rolled back")
             raise
@@ -247,6 +263,11 @@ class Transaction:
             self._retire(name, candidates[name], chosen)
         self.retired = sorted(self._retired_modules)
         self.kept.sort()
+        if self.patch:
+            self._patcher = _patch.Patcher({n: dict(vars(m))
+                                            for n, m in self._retired_modules.items()})
+            self.patch_report = self._patcher.report
+            self._patcher.install()
         if self._retired_modules:
             self._records = _native.dependency_records(self.retired)
             _native.finder.invalidate_caches()
@@ -365,6 +386,7 @@ class Transaction:
         try:
             self._remove_hooks(only_when_done=True)
             self._report()
+            self._end_patching(commit=True)
             for name in self.reloaded + self.loaded:
                 module = sys.modules.get(name)
                 if module is not None and _changes.bridge_loader(module) is None:
@@ -375,6 +397,10 @@ class Transaction:
             if self.keep_retired > 0:
                 _history.append(self)
             del _history[:max(0, len(_history) - self.keep_retired)]
+        fresh = set(self.reloaded)
+        self.unload_errors = _retire.notify(
+            [(m, "reloaded" if n in fresh else "retired")
+             for n, m in self._retired_modules.items()])
         return self
 
     def rollback(self, error: Optional[BaseException] = None) -> "Transaction":
@@ -383,12 +409,28 @@ class Transaction:
         their parent attributes and dependency records are put back."""
         self._require_active("rollback")
         self.error = error
+        removed: List[Tuple[str, ModuleType]] = []
         try:
             self._report()
-            self._restore()
+            self._end_patching(commit=False)
+            removed = self._restore()
         finally:
             self._finish("rolled back")
+        self.unload_errors = _retire.notify([(m, "rolled back") for _, m in removed], error)
         return self
+
+    def _end_patching(self, commit: bool) -> None:
+        """Ends the class-statement hook; a rollback puts every patched class
+        back, a commit those whose module's fresh import failed."""
+        patcher, self._patcher = self._patcher, None
+        if patcher is None:
+            return
+        patcher.uninstall()
+        if not commit:
+            patcher.undo()
+            return
+        for name in self.failed:
+            patcher.undo(name)
 
     def _require_active(self, what: str) -> None:
         """Claims the end of the transaction (one thread wins if commit() and
@@ -438,10 +480,13 @@ class Transaction:
             error = error.__cause__ or error.__context__
         return {by_file[f] for f in files if f in by_file and by_file[f] not in loaded_now}
 
-    def _restore(self) -> None:
+    def _restore(self) -> List[Tuple[str, ModuleType]]:
+        """Puts the old generation back; returns the modules it removed,
+        newest first."""
         # 1. Remove what was loaded under the packages since begin(), newest
         #    first, with its parent attribute.
         new_names = []
+        removed = []
         for name, module in reversed(self._selected_modules().items()):
             if self._before.get(name) is module:
                 continue
@@ -450,6 +495,7 @@ class Transaction:
                     continue
                 del sys.modules[name]
             new_names.append(name)
+            removed.append((name, module))
             parent_name, _, child = name.rpartition(".")
             parent = sys.modules.get(parent_name) if parent_name else None
             if parent is not None and getattr(parent, child, None) is module:
@@ -476,6 +522,7 @@ class Transaction:
         _native.restore_dependency_records(records)
         if new_names:
             _native.finder.invalidate_caches()
+        return removed
 
     def _finish(self, state: str) -> None:
         global _active
@@ -515,7 +562,10 @@ class Transaction:
                 "retired": self.retired, "changed": self.changed, "kept": self.kept,
                 "reloaded": self.reloaded, "loaded": self.loaded, "failed": self.failed,
                 "timings": dict(self.timings), "seconds": dict(self.seconds),
-                "error": repr(self.error) if self.error is not None else None}
+                "error": repr(self.error) if self.error is not None else None,
+                "patch": self.patch_report.as_dict() if self.patch_report else None,
+                "unload_errors": [f"{n}: {type(e).__name__}: {e}"
+                                  for n, e in self.unload_errors]}
 
     def __repr__(self) -> str:
         if not hasattr(self, "state"):  # __init__ refused its arguments
