@@ -23,6 +23,11 @@ namespace {
 struct DependencyGraphState {
   absl::Mutex mu;
   absl::flat_hash_map<std::string, Deps> graph ABSL_GUARDED_BY(mu);
+  // While a transaction runs: each changed name's record before its first
+  // change (nullopt: it had none). See StartRecordJournal().
+  bool journaling ABSL_GUARDED_BY(mu) = false;
+  absl::flat_hash_map<std::string, std::optional<Deps>> journal
+      ABSL_GUARDED_BY(mu);
 };
 DependencyGraphState& Graph() {
   static absl::NoDestructor<DependencyGraphState> state;
@@ -41,11 +46,22 @@ std::vector<std::string> Sorted(const absl::flat_hash_set<std::string>& set) {
   return out;
 }
 
+// Saves `name`'s record before its first change while journaling.
+void Journal(DependencyGraphState& g, const std::string& name)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(g.mu) {
+  if (!g.journaling || g.journal.contains(name)) return;
+  auto it = g.graph.find(name);
+  g.journal.emplace(name, it == g.graph.end()
+                              ? std::nullopt
+                              : std::optional<Deps>(it->second));
+}
+
 }  // namespace
 
 void CommitDependencies(const std::string& name, Deps record) {
   DependencyGraphState& g = Graph();
   absl::MutexLock lock(g.mu);
+  Journal(g, name);
   std::swap(g.graph[name], record);  // the old record dies after the lock
 }
 
@@ -161,7 +177,32 @@ void RestoreDependencyRecords(const py::dict& records) {
 void EraseRecord(const std::string& name) {
   DependencyGraphState& g = Graph();
   absl::MutexLock lock(g.mu);
+  Journal(g, name);
   g.graph.erase(name);
+}
+
+void StartRecordJournal() {
+  DependencyGraphState& g = Graph();
+  absl::MutexLock lock(g.mu);
+  g.journaling = true;
+  g.journal.clear();
+}
+
+py::dict TakeRecordJournal() {
+  absl::flat_hash_map<std::string, std::optional<Deps>> taken;
+  {
+    DependencyGraphState& g = Graph();
+    absl::MutexLock lock(g.mu);
+    g.journaling = false;
+    std::swap(taken, g.journal);
+  }
+  py::dict out;
+  for (const auto& [name, deps] : taken)
+    out[py::str(name)] =
+        deps ? py::object(py::make_tuple(ToList(Sorted(deps->bridges)),
+                                         ToList(Sorted(deps->others))))
+             : py::object(py::none());
+  return out;
 }
 
 void RegisterDependencyGraph(py::module_& m) {
@@ -178,6 +219,10 @@ void RegisterDependencyGraph(py::module_& m) {
   m.def("restore_dependency_records", &RestoreDependencyRecords,
         py::arg("records"),
         "Puts back records from dependency_records(); None erases.");
+  m.def("start_record_journal", &StartRecordJournal,
+        "From now on, save each record before its first change.");
+  m.def("take_record_journal", &TakeRecordJournal,
+        "Stops the journal: {name: record before the first change, or None}.");
 }
 
 }  // namespace bridgeimport

@@ -51,6 +51,15 @@ py::list DependentsClosure(const std::vector<std::string>& names);
 py::dict DependencyRecords(const std::vector<std::string>& names);
 void RestoreDependencyRecords(const py::dict& records);
 
+// The journal of a transaction (one runs at a time): from
+// StartRecordJournal() on, the first change to each name's record (commit,
+// erase) first saves the record as it was. TakeRecordJournal() stops it and
+// returns {name: record as before, or None}, in DependencyRecords' format, so
+// a rollback puts back exactly the graph of its begin(), also for a module
+// first loaded in its body that had a record from an earlier life (issue 15).
+void StartRecordJournal();
+py::dict TakeRecordJournal();
+
 // _native.dependencies, dependents, dependency_graph, ...
 void RegisterDependencyGraph(py::module_& m);
 

@@ -92,6 +92,24 @@ void RestoreNamespace(const py::dict& ns, const py::object& snapshot) {
   }
 }  // `released` drops its references here
 
+void ReattachLoadedChildren(const std::string& package, const py::dict& ns,
+                            const std::vector<std::string>& loaded) {
+  const std::string prefix = package + ".";
+  py::dict modules = SysModules();
+  for (const std::string& name : loaded) {
+    if (name.compare(0, prefix.size(), prefix) != 0 ||
+        name.find('.', prefix.size()) != std::string::npos)
+      continue;  // not a direct submodule
+    py::object module = DictItem(modules, name.c_str());
+    if (!module) continue;
+    py::str child(name.substr(prefix.size()));
+    if (PyDict_Contains(ns.ptr(), child.ptr()) == 0 &&
+        PyDict_SetItem(ns.ptr(), child.ptr(), module.ptr()) != 0)
+      PyErr_Clear();
+    if (PyErr_Occurred()) PyErr_Clear();
+  }
+}
+
 // CPython inserted `name` right before executing it, and every module
 // imported since was inserted (or, on success, moved) after it: dicts keep
 // insertion order. So walking sys.modules backwards down to `name` finds

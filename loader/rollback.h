@@ -9,7 +9,9 @@
 //    CPython itself removes only the failed name (_load_unlocked does);
 //  * a failing reload restores the module's namespace to its exact
 //    pre-reload contents (same keys, same objects), from a snapshot the
-//    finder takes when importlib.reload() asks for a spec with a target;
+//    finder takes when importlib.reload() asks for a spec with a target,
+//    but for the submodules the reload loaded, which stay loaded and stay
+//    the package's attributes;
 //  * a failed atomic load (load_frame.h) removes every bridge module first
 //    loaded inside it, from sys.modules and from its parent's attributes.
 // Each says what it removed, for the note the failure gets.
@@ -46,6 +48,14 @@ py::object TakeReloadSnapshot(py::handle module, const py::object& spec,
 // Puts a module namespace back to `snapshot` (same keys, same objects)
 // without ever showing other threads a half-empty module.
 void RestoreNamespace(const py::dict& ns, const py::object& snapshot);
+
+// After a failed reload of package `package` restored its namespace `ns`:
+// each direct submodule the reload loaded first (of `loaded`) that is still
+// in sys.modules is made the package's attribute again, as the import system
+// made it (CPython's failed reload keeps the attribute too; issue 15 found
+// bridgeimport's restore dropping it).
+void ReattachLoadedChildren(const std::string& package, const py::dict& ns,
+                            const std::vector<std::string>& loaded);
 
 // Removes `name` and the entries below `prefix` that a failed execution of
 // `name` added to sys.modules, and returns the latter's names, sorted.

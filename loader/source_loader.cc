@@ -161,8 +161,10 @@ std::string SourceLoader::RollBack(bool first_load, LoadFrame& frame,
   std::string note = "bridgeimport: executing '" + path_ + "' as module '" +
                      name_ + "' failed; ";
   if (!first_load) {
-    frame.Failed();
+    std::vector<std::string> loaded = frame.LoadedFirst();
+    frame.Failed();  // atomic mode: removes what the reload loaded first
     RestoreNamespace(ns, snapshot);
+    if (is_package_) ReattachLoadedChildren(name_, ns, loaded);
     return note +
            "the module keeps its previous contents (namespace restored).";
   }

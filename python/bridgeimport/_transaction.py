@@ -177,7 +177,6 @@ class Transaction:
         self._parent_attrs: List[Tuple[ModuleType, str, ModuleType]] = []
         # id(package) -> (its hook, the children this transaction added)
         self._hooks: Dict[int, Tuple["_ImportOnAccess", Set[str]]] = {}
-        self._records: Dict[str, Optional[Tuple[List[str], List[str]]]] = {}
         self._serial = 0
         self._begin_ns = 0
         self._started = 0.0
@@ -230,6 +229,7 @@ class Transaction:
         self._started = time.perf_counter()
         self._begin_ns = time.time_ns()
         self._serial = _native.execution_serial()
+        _native.start_record_journal()  # what a rollback puts back (_restore, 3.)
         self.state = "active"
         self._before = self._selected_modules()
         names = list(self._before)
@@ -269,7 +269,6 @@ class Transaction:
             self.patch_report = self._patcher.report
             self._patcher.install()
         if self._retired_modules:
-            self._records = _native.dependency_records(self.retired)
             _native.finder.invalidate_caches()
             if self._ordinary.intersection(self._retired_modules):
                 importlib.invalidate_caches()  # FileFinder listings of ordinary packages
@@ -384,6 +383,7 @@ class Transaction:
         ``keep_retired`` committed ones (or while you hold it)."""
         self._require_active("commit")
         try:
+            _native.take_record_journal()  # the new records stand
             self._remove_hooks(only_when_done=True)
             self._report()
             self._end_patching(commit=True)
@@ -515,11 +515,12 @@ class Transaction:
             except (AttributeError, TypeError):
                 pass
         self._remove_hooks(only_when_done=False)
-        # 3. The dependency records of the old generation.
-        records = dict(self._records)
-        for name in new_names:
-            records.setdefault(name, None)
-        _native.restore_dependency_records(records)
+        # 3. The dependency records as they were at begin(): those the
+        #    journal saw change under the packages (other threads' loads
+        #    elsewhere keep theirs).
+        journal = _native.take_record_journal()
+        _native.restore_dependency_records(
+            {n: r for n, r in journal.items() if self._selects(n)})
         if new_names:
             _native.finder.invalidate_caches()
         return removed
