@@ -33,13 +33,15 @@ from __future__ import annotations
 
 import importlib
 import linecache
+import os
 import sys
 import threading
 import time
 import traceback
 from importlib import _bootstrap  # type: ignore[attr-defined]  # private: not in typeshed
 from types import ModuleType, TracebackType
-from typing import Callable, Dict, List, Literal, Optional, Set, Tuple, Type
+from typing import (Callable, Dict, FrozenSet, Iterable, List, Literal, Optional, Sequence, Set,
+                    Tuple, Type)
 
 from . import _changes, _native, _patch, _retire
 from ._config import is_package_name
@@ -60,7 +62,7 @@ _hooks_lock = threading.RLock()
 
 
 def transaction(*packages: str, mode: str = "changed", keep_retired: int = 1,
-                patch: bool = False) -> "Transaction":
+                patch: bool = False, files: Optional[Iterable[str]] = None) -> "Transaction":
     """A reload transaction over ``packages`` (see the module docstring).
 
     Use it as a context manager, or call ``begin()`` and then ``commit()`` or
@@ -74,8 +76,15 @@ def transaction(*packages: str, mode: str = "changed", keep_retired: int = 1,
     patched and what was skipped and why. A rollback, or a module whose
     fresh import fails, puts those classes back exactly as they were.
     Functions are not patched: the fresh module has new globals.
+
+    ``files`` (with ``mode="changed"``): the paths that may have changed, as
+    a file watcher reports them. Only the loaded modules of those files are
+    checked (the same metadata-and-bytes check); the others count as
+    unchanged, so the transaction costs what changed, not a ``stat`` per
+    loaded module.
     """
-    return Transaction(packages, mode=mode, keep_retired=keep_retired, patch=patch)
+    return Transaction(packages, mode=mode, keep_retired=keep_retired, patch=patch,
+                       files=files)
 
 
 class _ImportOnAccess:
@@ -138,7 +147,8 @@ class Transaction:
     """
 
     def __init__(self, packages: Tuple[str, ...], *, mode: str = "changed",
-                 keep_retired: int = 1, patch: bool = False) -> None:
+                 keep_retired: int = 1, patch: bool = False,
+                 files: Optional[Iterable[str]] = None) -> None:
         if not packages:
             raise TypeError("bridgeimport.transaction() needs at least one package name")
         for p in packages:
@@ -153,6 +163,8 @@ class Transaction:
         if patch:
             _patch.check_supported()
         self.patch = bool(patch)
+        self.files: Optional[FrozenSet[str]] = None if files is None else frozenset(
+            os.path.abspath(os.fspath(f)) for f in files)
         self.packages = tuple(dict.fromkeys(packages))
         self._package_set = frozenset(self.packages)
         self._prefixes = tuple(p + "." for p in self.packages)
@@ -234,7 +246,7 @@ class Transaction:
         self._before = self._selected_modules()
         names = list(self._before)
         check = self.mode == "changed"
-        states = _native.bridge_states([self._before[n] for n in names], check)
+        states = self._states(names, check)
         candidates: Dict[str, ModuleType] = {}
         changed = []
         for name, state in zip(names, states):
@@ -244,7 +256,7 @@ class Transaction:
                     self.kept.append(name)
                     continue
                 self._ordinary.add(name)
-                if check and _changes.changed(module):
+                if check and self._may_have_changed(module) and _changes.changed(module):
                     changed.append(name)
             elif state == "package":  # a mount package: no code to re-run
                 self.kept.append(name)
@@ -273,6 +285,21 @@ class Transaction:
             if self._ordinary.intersection(self._retired_modules):
                 importlib.invalidate_caches()  # FileFinder listings of ordinary packages
         self.seconds["begin"] = time.perf_counter() - self._started
+
+    def _states(self, names: List[str], check: bool) -> Sequence[Optional[str]]:
+        """_native.bridge_states of the modules; with ``files``, only those
+        modules' files are checked."""
+        modules = [self._before[n] for n in names]
+        if not check or self.files is None:
+            return list(_native.bridge_states(modules, check))
+        states: List[Optional[str]] = list(_native.bridge_states(modules, False))
+        hinted = [i for i, m in enumerate(modules) if self._may_have_changed(m)]
+        for i, state in zip(hinted, _native.bridge_states([modules[i] for i in hinted], True)):
+            states[i] = state
+        return states
+
+    def _may_have_changed(self, module: ModuleType) -> bool:
+        return self.files is None or vars(module).get("__file__") in self.files
 
     def _close(self, chosen: Set[str], candidates: Dict[str, ModuleType]) -> Set[str]:
         """``chosen`` plus dependents and retired packages' subtrees, to a

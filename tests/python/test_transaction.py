@@ -439,3 +439,24 @@ def test_a_package_getattr_of_its_own_is_kept_and_restored(tree, pkgname):
     with bi.transaction(f"{p}.pkg.leaf"):
         importlib.import_module(f"{p}.pkg.leaf")
     assert vars(pkg)["__getattr__"] is own  # every retired child is back
+
+
+def test_files_limit_the_check_to_the_modules_a_watcher_reports(tree, pkgname):
+    """transaction(files=...): only those files' modules are checked (issue 13,
+    part 2); a file that changed without being reported counts as unchanged
+    until it is, and a reported file that did not change retires nothing."""
+    root = tree({"a.py": "V = 1\n", "b.py": "V = 1\n", "c.py": "V = 1\n"})
+    bi.mount(pkgname, root)
+    for n in "abc":
+        bi.load(f"{pkgname}.{n}")
+    (root / "a.py").write_text("V = 22\n")
+    (root / "b.py").write_text("V = 22\n")
+    with bi.transaction(pkgname, files=[root / "a.py", root / "c.py"]) as tx:
+        pass
+    assert tx.retired == [f"{pkgname}.a"] and tx.changed == [f"{pkgname}.a"]
+    with bi.transaction(pkgname, files=[str(root / "b.py")]) as tx:
+        pass
+    assert tx.retired == [f"{pkgname}.b"]
+    with bi.transaction(pkgname, files=[]) as tx:
+        pass
+    assert tx.retired == []
