@@ -76,9 +76,12 @@ class Report:
     """The result of :func:`doctor`. Iterating gives the findings; ``ok`` is
     True when there are none; ``checked`` counts what was looked at."""
 
-    def __init__(self, findings: List[Finding], checked: Dict[str, int]) -> None:
+    def __init__(self, findings: List[Finding], checked: Dict[str, int],
+                 watches: Optional[List[Dict[str, Any]]] = None) -> None:
         self.findings = findings
         self.checked = checked
+        # The status of each open bi.watch(): backend, pending, last failure.
+        self.watches = watches or []
 
     @property
     def ok(self) -> bool:
@@ -95,18 +98,21 @@ class Report:
 
     def to_dict(self) -> Dict[str, Any]:
         return {"ok": self.ok, "findings": [f.to_dict() for f in self.findings],
-                "checked": dict(self.checked)}
+                "checked": dict(self.checked), "watches": list(self.watches)}
 
     def format(self) -> str:
         checked = (f"checked {self.checked['modules']} modules, "
                    f"{self.checked['files']} source files, {self.checked['pycs']} pyc files")
-        if self.ok:
-            return f"bridgeimport doctor: no findings ({checked})"
         count = len(self.findings)
-        lines = [f"bridgeimport doctor: {count} finding{'s' * (count != 1)} ({checked})"]
+        lines = [f"bridgeimport doctor: no findings ({checked})" if self.ok else
+                 f"bridgeimport doctor: {count} finding{'s' * (count != 1)} ({checked})"]
         for f in self.findings:
             lines.append(f"  [{f.kind}] {f.module}" + (f"  {f.file}" if f.file else ""))
             lines.append(f"      {f.message}")
+        for w in self.watches:
+            lines.append(f"  watch {', '.join(map(str, w.get('packages', [])))}: backend "
+                         f"{w.get('backend')}, {w.get('pending', 0)} pending, last failure: "
+                         f"{w.get('last_failure') or 'none'}")
         return "\n".join(lines)
 
     __str__ = format
@@ -457,4 +463,7 @@ def doctor(*, bridge_only: bool = False, check_pyc: bool = True) -> Report:
             findings += found
             pycs += count
     findings.sort(key=lambda f: (KINDS.index(f.kind), f.module))
-    return Report(findings, {"modules": len(items), "files": len(files), "pycs": pycs})
+    # Not imported for this: without it there are no watches.
+    watching = sys.modules.get(__package__ + "._watching")
+    watches = [w.status() for w in watching.active()] if watching is not None else []
+    return Report(findings, {"modules": len(items), "files": len(files), "pycs": pycs}, watches)

@@ -48,8 +48,9 @@ __all__ = ["Patcher", "PatchReport", "check_supported"]
 
 _HEAPTYPE = 1 << 9
 _IMMUTABLETYPE = 1 << 8
-# Entries of a class's __dict__ that belong to its layout, never replaced.
-_LAYOUT = frozenset({"__dict__", "__weakref__", "__slots__"})
+# Entries of a class's __dict__ never replaced: its layout, and __module__
+# (the same by the pairing; setting it also drops __firstlineno__ on 3.13+).
+_LAYOUT = frozenset({"__dict__", "__weakref__", "__slots__", "__module__"})
 # What a function takes from its new version. From 3.14 (PEP 649) the
 # annotations travel as __annotate__: reading __annotations__ would evaluate
 # them, which runs user code. __type_params__: 3.12 (PEP 695).
