@@ -6,8 +6,11 @@
 # pinned abseil source (deps/sources.lock) into the cache outside the clone.
 
 SHELL := /bin/bash
+# python3-ipython and python3-werkzeug: the hot-reload tests' notebook and
+# dev server (tests/python/test_hot_reload.py).
 DEBIAN_PACKAGES := g++ make ccache libgtest-dev libbenchmark-dev python3-dev \
-  python3-venv python3-pytest python3-setuptools python3-wheel python3-pip binutils
+  python3-venv python3-pytest python3-setuptools python3-wheel python3-pip binutils \
+  python3-ipython python3-werkzeug
 SYSTEM_PYTHON := /usr/bin/python3
 VENV := .venv
 PY := $(VENV)/bin/python

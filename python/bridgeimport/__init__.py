@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # type checkers treat the name as true: they see every real s
     from ._registry import BridgeCollisionWarning, Registry
     from ._retire import on_retire
     from ._transaction import Transaction, transaction
+    from ._watching import Watch, poll, watch
 
 __all__ = [
     "BridgeCollisionWarning",
@@ -45,6 +46,7 @@ __all__ = [
     "PatchReport",
     "Registry",
     "Transaction",
+    "Watch",
     "dependencies",
     "dependents",
     "doctor",
@@ -58,10 +60,12 @@ __all__ = [
     "mounts",
     "on_retire",
     "patch_report",
+    "poll",
     "reload",
     "transaction",
     "unmount",
     "uninstall",
+    "watch",
 ]
 
 __version__ = "0.1.0"
@@ -95,6 +99,9 @@ _LAZY = {
     "Transaction": "_transaction",
     "transaction": "_transaction",
     "doctor": "_doctor",
+    "Watch": "_watching",
+    "watch": "_watching",
+    "poll": "_watching",
 }
 
 
@@ -118,6 +125,20 @@ if not TYPE_CHECKING:
 
     def __dir__() -> "list[str]":
         return sorted(set(globals()) | set(_LAZY))
+
+
+def load_ipython_extension(shell: object) -> None:
+    """``%load_ext bridgeimport`` (see bridgeimport.ipython)."""
+    from . import ipython
+
+    ipython.load_ipython_extension(shell)
+
+
+def unload_ipython_extension(shell: object) -> None:
+    """``%unload_ext bridgeimport``."""
+    from . import ipython
+
+    ipython.unload_ipython_extension(shell)
 
 
 _activated = False

@@ -201,8 +201,9 @@ class Transaction:
 
     def _selected_modules(self) -> Dict[str, ModuleType]:
         """The sys.modules entries under the packages, in sys.modules order."""
-        return {k: m for k, m in list(sys.modules.items())
-                if isinstance(k, str) and self._selects(k)}
+        packages, prefixes = self._package_set, self._prefixes  # inlined _selects: 2 scans
+        return {k: m for k, m in list(sys.modules.items())  # of sys.modules per transaction
+                if isinstance(k, str) and (k in packages or k.startswith(prefixes))}
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self._selects(name)

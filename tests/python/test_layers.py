@@ -19,13 +19,18 @@ LAYERS = [
     ("native", ["bridgeimport._native", "bridgeimport._abcs", "bridgeimport._pathhook",
                 "bridgeimport._resources"]),
     ("start-up", ["bridgeimport._entrypoints", "bridgeimport._startup"]),
+    ("file watching", ["bridgeimport._watch"]),  # standard library only
     ("mount and module API", ["bridgeimport._mounts", "bridgeimport._modules",
                               "bridgeimport._patch", "bridgeimport._retire"]),
     ("reloads", ["bridgeimport._changes", "bridgeimport._transaction",
-                 "bridgeimport._registry"]),
+                 "bridgeimport._registry", "bridgeimport._watching"]),
     ("diagnostics", ["bridgeimport._doctor"]),
+    # Hosts of hot reload: a notebook's extension (the facade's
+    # load_ipython_extension imports it, for `%load_ext bridgeimport`), and
+    # the WSGI/ASGI middleware. Each imported only by a program that uses it.
+    ("hosts", ["bridgeimport.ipython", "bridgeimport.web"]),
     ("facade", ["bridgeimport"]),
-    # Integrations with other systems: each imported only by a user who needs it.
+    # Integrations with other systems, built on the public API.
     ("integrations", ["bridgeimport.dask"]),
     ("command line", ["bridgeimport.cli", "bridgeimport.cli._run", "bridgeimport.cli._listing",
                       "bridgeimport.cli._demo", "bridgeimport.cli._bench"]),
