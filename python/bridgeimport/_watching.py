@@ -184,5 +184,6 @@ def describe(tx: Transaction) -> str:
     names = tx.reloaded or tx.retired
     text = f"bridgeimport: reloaded {', '.join(names) or 'nothing'}"
     if tx.patch_report is not None and tx.patch_report.patched:
-        text += f" (patched {len(tx.patch_report.patched)} classes)"
+        count = len(tx.patch_report.patched)
+        text += f" (patched {count} class{'es' * (count != 1)})"
     return text + f" in {tx.seconds.get('total', 0.0) * 1e3:.1f} ms"

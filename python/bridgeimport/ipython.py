@@ -5,7 +5,7 @@
     In [3]: from plugins.shapes import Square; s = Square(2)
             ... plugins/shapes.py is edited and saved ...
     In [4]: s.area()
-    bridgeimport: reloaded plugins.shapes (patched 1 classes) in 1.4 ms
+    bridgeimport: reloaded plugins.shapes (patched 1 class) in 1.4 ms
 
 Before each cell (IPython's ``pre_run_cell`` event) a :func:`bridgeimport.watch`
 over every mount applies the changed files as one transaction, with class

@@ -119,7 +119,7 @@ def test_a_notebook_applies_changes_before_each_cell(tmp_path):
     # One line per applied change (the cells' own Out[] lines between them).
     said = [line for line in lines if line.startswith("bridgeimport:")]
     assert len(said) == 2, lines
-    assert said[0].startswith("bridgeimport: reloaded nb.shapes (patched 1 classes) in ")
+    assert said[0].startswith("bridgeimport: reloaded nb.shapes (patched 1 class) in ")
     assert said[1].startswith("bridgeimport: nb.shapes failed (ValueError: typo")
     assert said[1].endswith("kept the previous code")
     # The old instance runs the new method; the from-imported function is
