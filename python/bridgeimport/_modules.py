@@ -54,7 +54,10 @@ def reload(module: "Union[ModuleType, str]", *, patch: bool = False) -> "ModuleT
     does. Accepts a module or its name.
 
     Before the new code runs, the module's ``__bridge_unload__("reloaded")``
-    and the :func:`on_retire` callbacks are called (see ``_retire``).
+    and the :func:`on_retire` callbacks are called (see ``_retire``), once
+    the new source is known to compile: a missing file or a SyntaxError
+    leaves the registrations in place. A new body that raises has already
+    had the old code unloaded; transactions do not have that limit.
 
     ``patch=True`` also keeps the identity of the module's classes and
     functions: old instances, ``from mod import f`` bindings, callbacks and
@@ -80,7 +83,8 @@ def reload(module: "Union[ModuleType, str]", *, patch: bool = False) -> "ModuleT
         patcher = _patch.Patcher({module.__name__: dict(vars(module))})
     from . import _retire
 
-    _retire.notify([(module, "reloaded")])
+    if _compiles(module, spec):  # else the reload fails before any new code runs
+        _retire.notify([(module, "reloaded")])
     if patcher is None:
         return _reexecute(module, spec)
     before = dict(vars(module))
@@ -98,6 +102,16 @@ def reload(module: "Union[ModuleType, str]", *, patch: bool = False) -> "ModuleT
         raise
     _patch_reports[module] = patcher.report
     return result
+
+
+def _compiles(module: "ModuleType", spec: object) -> bool:
+    """Whether the module's file is there and compiles: only then is the
+    old code unloaded (a reload that cannot start keeps its registrations)."""
+    try:
+        spec.loader.get_code(module.__name__)  # type: ignore[attr-defined]
+    except Exception:
+        return False
+    return True
 
 
 def _reexecute(module: "ModuleType", spec: object) -> "ModuleType":

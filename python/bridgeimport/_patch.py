@@ -76,6 +76,52 @@ def check_supported() -> None:
             "build): patching could not be atomic; run with -X gil=1 or reload without patch")
 
 
+# One hook for every patcher at once: reloads and a transaction may patch at
+# the same time on different threads, and their lifetimes need not nest.
+_hook_lock = threading.Lock()
+_patchers: List["Patcher"] = []
+_original_build_class: Optional[Callable[..., Any]] = None
+
+
+def _dispatch(func: Any, name: str, /, *bases: Any, **kwargs: Any) -> Any:
+    """``builtins.__build_class__`` while a patcher is installed: builds the
+    class as CPython does, then lets the patcher that pairs it adopt it.
+    Positional-only, as CPython's: a class keyword may be called ``name``."""
+    build = _original_build_class or _builtin_build_class
+    new = build(func, name, *bases, **kwargs)
+    for patcher in list(_patchers):
+        adopted = patcher._adopt(func, name, new)
+        if adopted is not new:
+            return adopted
+    return new
+
+
+_builtin_build_class = builtins.__build_class__
+
+
+def _install(patcher: "Patcher") -> None:
+    global _original_build_class
+    with _hook_lock:
+        if not _patchers and _original_build_class is None:
+            _original_build_class = builtins.__build_class__
+            builtins.__build_class__ = _dispatch
+        # (_original_build_class still set with no patcher: another hook was put
+        # over ours and calls _dispatch, which dispatches again from now on.)
+        _patchers.append(patcher)
+
+
+def _uninstall(patcher: "Patcher") -> None:
+    global _original_build_class
+    with _hook_lock:
+        if patcher in _patchers:
+            _patchers.remove(patcher)
+        if not _patchers and builtins.__build_class__ is _dispatch:
+            builtins.__build_class__ = _original_build_class  # type: ignore[assignment]
+            _original_build_class = None
+        # Else another hook sits over ours and calls _dispatch, which passes
+        # every class through to the original while no patcher is installed.
+
+
 class PatchReport:
     """What a patching reload or transaction did: ``patched`` (qualified
     names, ``module:qualname``, of the old objects that now run the new
@@ -102,6 +148,9 @@ def class_refusal(old: type, new: type) -> Optional[str]:
         return "an extension or immutable type"
     if old.__bases__ != new.__bases__:
         return "its bases changed"
+    hooked = next((b for b in new.__mro__[1:-1] if "__init_subclass__" in vars(b)), None)
+    if hooked is not None:  # it has seen the new class (a registry would keep it)
+        return f"{hooked.__qualname__}.__init_subclass__ ran for the new class"
     old_slots, new_slots = vars(old).get("__slots__"), vars(new).get("__slots__")
     if old_slots is not None or new_slots is not None:
         if "__dataclass_fields__" in vars(old) or "__dataclass_fields__" in vars(new):
@@ -186,7 +235,6 @@ class Patcher:
         self._lock = threading.RLock()
         self._replaced: Dict[int, object] = {}   # id(new object) -> the old one bound instead
         self._keep: List[object] = []            # the new objects, while ids are keys
-        self._saved_build_class: Optional[Callable[..., Any]] = None
 
     def _collect(self, module: str, values: Any) -> None:
         """The classes and functions defined in ``module`` reachable from its
@@ -215,20 +263,18 @@ class Patcher:
     # -- the class statement hook ---------------------------------------------
 
     def install(self) -> None:
-        """Routes ``class`` statements through :meth:`_build_class` until
+        """Routes ``class`` statements through :meth:`_adopt` until
         :meth:`uninstall`; other threads' and other modules' classes pass
-        through untouched."""
-        self._saved_build_class = builtins.__build_class__
-        builtins.__build_class__ = self._build_class  # type: ignore[assignment]
+        through untouched (see :func:`_dispatch`)."""
+        _install(self)
 
     def uninstall(self) -> None:
-        if self._saved_build_class is not None and builtins.__build_class__ == self._build_class:
-            builtins.__build_class__ = self._saved_build_class
-        self._saved_build_class = None
+        _uninstall(self)
 
-    def _build_class(self, func: Any, name: str, *bases: Any, **kwargs: Any) -> Any:
-        assert self._saved_build_class is not None
-        new = self._saved_build_class(func, name, *bases, **kwargs)
+    def _adopt(self, func: Any, name: str, new: Any) -> Any:
+        """The class a ``class`` statement binds: ``old`` with ``new``'s body
+        when this patcher pairs them and the preconditions hold, else
+        ``new``."""
         module = getattr(func, "__globals__", {}).get("__name__")
         key = (module, getattr(func, "__qualname__", name))
         old = self._old_classes.get(key)  # type: ignore[arg-type]
@@ -311,7 +357,9 @@ class Patcher:
                 self.report.skipped[label] = "its qualified name is not unique"
                 continue
             assert isinstance(old, types.FunctionType)
-            why = function_refusal(old, news[0])
+            owner = f"{key[0]}:{key[1].rpartition('.')[0]}"
+            why = ("its class was not patched" if owner in self.report.skipped
+                   else function_refusal(old, news[0]))
             if why is not None:
                 self.report.skipped[label] = why
                 continue

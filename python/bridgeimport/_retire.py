@@ -58,6 +58,14 @@ def on_retire(callback: Callable[[ModuleType, str], object]) -> Callable[[], Non
     return remove
 
 
+def _label(callback: object) -> str:
+    """A callback's repr, which may itself raise."""
+    try:
+        return repr(callback)
+    except Exception:
+        return f"<{type(callback).__qualname__} object>"
+
+
 def notify(modules: Sequence[Tuple[ModuleType, str]],
            error: Optional[BaseException] = None) -> List[Tuple[str, BaseException]]:
     """Runs each ``(module, reason)``'s ``__bridge_unload__`` and then the
@@ -73,8 +81,8 @@ def notify(modules: Sequence[Tuple[ModuleType, str]],
         calls: List[Tuple[str, Callable[..., object], Tuple[object, ...]]] = []
         if callable(hook):
             calls.append((f"__bridge_unload__ of {module.__name__}", hook, (reason,)))
-        calls += [(f"on_retire callback {cb!r} for {module.__name__}", cb, (module, reason))
-                  for cb in callbacks]
+        calls += [(f"on_retire callback {_label(cb)} for {module.__name__}", cb,
+                   (module, reason)) for cb in callbacks]
         for what, function, args in calls:
             try:
                 function(*args)

@@ -24,12 +24,13 @@ and at request boundaries.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import threading
 import time
 import weakref
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
-from . import _mounts, _watch
+from . import _mounts, _patch, _watch
 from ._transaction import Transaction, transaction
 
 __all__ = ["Watch", "watch", "poll", "describe", "active"]
@@ -72,6 +73,8 @@ class Watch:
         for p in packages:
             if _mounts.find_mount(p) is None:
                 raise ValueError(f"bridgeimport.watch(): {p!r} is not mounted")
+        if patch:
+            _patch.check_supported()
         self.packages = tuple(packages)
         self.patch = bool(patch)
         self._backend, self._settle = backend, settle
@@ -80,6 +83,9 @@ class Watch:
         self._directories: Tuple[str, ...] = ()
         self._watcher: Optional[_watch.Watcher] = None
         self._carry: FrozenSet[str] = frozenset()  # pending, from a watcher replaced
+        # The files of the last change that rolled back: checked again with the
+        # next change (a fix elsewhere may make them work), not on every call.
+        self._failed: FrozenSet[str] = frozenset()
         self.last: Optional[Transaction] = None
         self.last_failure: Optional[str] = None
         self.closed = False
@@ -105,6 +111,10 @@ class Watch:
         if old is not None:  # what it reported is still to apply
             self._carry |= old.take()
             old.close()
+
+    @property
+    def applies_on_thread(self) -> bool:
+        return self._on_thread
 
     def pending(self) -> FrozenSet[str]:
         with self._lock:
@@ -132,26 +142,38 @@ class Watch:
                 return None
             self._sync()
             assert self._watcher is not None
-            files = self._watcher.take() | self._carry
-            self._carry = frozenset()
-            if not files:
-                return None
             packages = tuple(m.package for m in self._mounts())
-            if not packages:
+            new = self._watcher.take() | self._carry
+            self._carry = frozenset()
+            if not new or not packages:
                 return None
-            tx = transaction(*packages, mode="changed", patch=self.patch, files=files)
+            files = new | self._failed
+            try:
+                tx = transaction(*packages, mode="changed", patch=self.patch, files=files)
+            except BaseException:
+                self._carry = new  # not applied: still to do
+                raise
             started = time.perf_counter()
             try:
                 with tx:
-                    for name in sorted(tx.retired, key=lambda n: (n.count("."), n)):
-                        importlib.import_module(name)
+                    self._import_again(tx.retired)
             except Exception as exc:  # rolled back: the old generation stays
                 self.last_failure = f"{type(exc).__name__}: {exc}"
+                self._failed = files
             else:
                 self.last_failure = None
+                self._failed = frozenset()
             tx.seconds["apply"] = time.perf_counter() - started
             self.last = tx
             return tx
+
+    @staticmethod
+    def _import_again(names: List[str]) -> None:
+        """Imports the retired modules, parents first; a module whose file
+        is gone (deleted in the same save) stays retired."""
+        for name in sorted(names, key=lambda n: (n.count("."), n)):
+            if importlib.util.find_spec(name) is not None:
+                importlib.import_module(name)
 
     def _apply_from_thread(self, paths: FrozenSet[str]) -> None:
         self.apply()

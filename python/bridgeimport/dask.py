@@ -88,7 +88,7 @@ class _MountPlan:
     @property
     def key(self) -> str:
         """What the worker has loaded modules of: a version, or the paths."""
-        return self.version if self.files else "path:" + os.pathsep.join(self.directories)
+        return self.version if self.version else "path:" + os.pathsep.join(self.directories)
 
 
 def register(client: object, *packages: str, ship: bool = True) -> "BridgeMounts":
@@ -229,6 +229,7 @@ def _materialize(plan: _MountPlan, store: str) -> str:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "wb") as fh:
                 fh.write(data)
+        os.chmod(incoming, 0o755)  # mkdtemp's 0700 would keep other users' workers out
         try:
             os.rename(incoming, final)
         except OSError:
@@ -261,7 +262,7 @@ class _WorkerState:
                         continue
                 except Exception as exc:  # report each package, keep the others
                     why = (f"{worker} could not mount it: {type(exc).__name__}: {exc}; " +
-                           ("the shipped files could not be written there" if plan.files else
+                           ("the shipped files could not be written there" if plan.version else
                             "register with ship=True, or make the directories readable "
                             "on every worker"))
                     problems.append((plan.package, why, exc))
@@ -284,7 +285,7 @@ class _WorkerState:
         already, and its modules must stay the ones the client holds."""
         if plan.client == _here():
             return False
-        directories = (_materialize(plan, store),) if plan.files else plan.directories
+        directories = (_materialize(plan, store),) if plan.version else plan.directories
         if plan.package not in self.replaced:
             self.replaced[plan.package] = bi.find_mount(plan.package)
         previous = self.loaded_key.get(plan.package)

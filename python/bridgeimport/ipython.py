@@ -10,7 +10,8 @@
 Before each cell (IPython's ``pre_run_cell`` event) a :func:`bridgeimport.watch`
 over every mount applies the changed files as one transaction, with class
 patching on, so the notebook's instances keep their classes. One line says
-what it did. If a file has an error, the line says so, and the cell runs
+what it did (with the GIL off on a free-threaded build, patching is off).
+If a file has an error, the line says so, and the cell runs
 against the previous code: the transaction rolled back, so nothing is half
 updated. The notebook's own names are then brought up to date: a module
 bound by ``import plugins.shapes as shapes``, and a function or unpatched
@@ -26,6 +27,7 @@ import sys
 from types import ModuleType
 from typing import Any, Dict, Optional
 
+from . import _patch
 from ._transaction import Transaction
 from ._watching import Watch, describe, watch
 
@@ -39,7 +41,12 @@ class _Extension:
 
     def __init__(self, shell: Any) -> None:
         self.shell = shell
-        self.watch: Watch = watch(patch=True)
+        try:
+            _patch.check_supported()
+            patch = True
+        except RuntimeError:  # a free-threaded build with the GIL off: no patching
+            patch = False
+        self.watch: Watch = watch(patch=patch)
 
     def pre_run_cell(self, info: object = None) -> None:
         tx = self.watch.apply()

@@ -3,8 +3,8 @@
     import bridgeimport as bi
     from bridgeimport.web import WSGIReloader
 
-    bi.mount("site", "site/")
-    application = WSGIReloader("site.app:application", bi.watch("site", patch=True))
+    bi.mount("webapp", "webapp/")
+    application = WSGIReloader("webapp.app:application", bi.watch("webapp", patch=True))
     # werkzeug.serving.run_simple("127.0.0.1", 8000, application, threaded=True)
 
 A request that arrives while changes are pending waits until the requests
@@ -15,6 +15,11 @@ generations: each one runs entirely on the code it started with. If the
 change fails, the transaction rolls back, the old application keeps serving
 and the error is logged on the ``bridgeimport`` logger. ``ASGIReloader`` does
 the same for ASGI applications on one event loop.
+
+A long-lived request (server-sent events, a websocket) holds a pending
+change, and the requests after it, until it ends. The watch must not apply on
+its own thread (``apply_on_thread=True`` is refused): the gate is what keeps
+requests and changes apart.
 """
 
 from __future__ import annotations
@@ -81,11 +86,15 @@ class _Closing:
 
     def __init__(self, body: Iterable[bytes], done: Callable[[], None]) -> None:
         self.body, self.done = body, done
+        self.closed = False
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self.body)
 
     def close(self) -> None:
+        if self.closed:  # a middleware and the server may both close it
+            return
+        self.closed = True
         try:
             close = getattr(self.body, "close", None)
             if close is not None:
@@ -96,6 +105,9 @@ class _Closing:
 
 class _Reloader:
     def __init__(self, app: App, watch: Watch) -> None:
+        if watch.applies_on_thread:
+            raise ValueError("bridgeimport.web: the watch must not apply on its own thread "
+                             "(apply_on_thread=True): the reloader applies between requests")
         self.app, self.watch = app, watch
         self.current = _resolve(app)
         self.gate = _Gate()

@@ -324,6 +324,12 @@ def test_plans_are_content_addressed_and_ship_only_what_is_served(tmp_path):
     assert [p.name for p in store.iterdir()] == [Path(where).name]  # no leftovers
     with pytest.raises(ValueError, match="not mounted here: nope"):
         bidask.BridgeMounts("nope")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bi.mount("dk_empty", empty)  # found in review: no files is still a shipped plan
+    plan = bidask.BridgeMounts("dk_empty").plans[0]
+    assert plan.files == () and len(plan.key) == 64
+    assert os.listdir(bidask._materialize(plan, str(store))) == []
 
 
 def test_importing_bridgeimport_does_not_import_dask():

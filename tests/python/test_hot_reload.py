@@ -254,3 +254,50 @@ def test_the_asgi_reloader_applies_between_requests(tree, pkgname):
 
         slow, fast = asyncio.run(main())
     assert slow == (1, 1) and fast == (2, 2)
+
+
+def test_a_change_that_failed_is_checked_again_with_the_next_one(tree, pkgname):
+    """Found in review: b dropped a name a still imported (rolled back); the
+    fix in a alone then ran against the old b and failed too."""
+    root = tree({"b.py": "VERSION = 1\nold = 1\n", "a.py": f"from {pkgname}.b import old\n"})
+    bi.mount(pkgname, root)
+    bi.load(f"{pkgname}.a")
+    with bi.watch(pkgname, settle=0.02) as w:
+        (root / "b.py").write_text("VERSION = 2\nnew = 2\n")
+        wait_pending(w)
+        assert w.apply().state == "rolled back"
+        (root / "a.py").write_text(f"from {pkgname}.b import new\n")
+        wait_pending(w)
+        tx = w.apply()
+        assert tx.state == "committed", w.last_failure
+        assert sys.modules[f"{pkgname}.b"].VERSION == 2
+
+
+def test_a_module_deleted_in_the_same_save_stays_retired(tree, pkgname):
+    root = tree({"helper.py": "V = 1\n", "c.py": f"V = 1\ntry:\n    from {pkgname} import helper\n"
+                                                 "except ImportError:\n    pass\n"})
+    bi.mount(pkgname, root)
+    bi.load(f"{pkgname}.c")
+    with bi.watch(pkgname, settle=0.05) as w:
+        (root / "helper.py").unlink()
+        (root / "c.py").write_text("V = 2\n")
+        wait_pending(w)
+        tx = w.apply()
+    assert tx.state == "committed", tx.error
+    assert sys.modules[f"{pkgname}.c"].V == 2 and f"{pkgname}.helper" not in sys.modules
+
+
+def test_a_wsgi_body_closed_twice_ends_its_request_once(tree, pkgname):
+    from bridgeimport.web import WSGIReloader
+
+    root = tree({"app.py": "def app(environ, start_response):\n    return [b'x']\n"})
+    bi.mount(pkgname, root)
+    with bi.watch(pkgname) as w:
+        reloader = WSGIReloader(f"{pkgname}.app:app", w)
+        body = reloader({}, None)
+        body.close()
+        body.close()
+        assert reloader.gate.running == 0
+    with bi.watch(pkgname, apply_on_thread=True) as on_thread:
+        with pytest.raises(ValueError, match="must not apply on its own thread"):
+            WSGIReloader(f"{pkgname}.app:app", on_thread)

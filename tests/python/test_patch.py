@@ -156,6 +156,7 @@ def test_bases_slots_and_layout_changes_make_a_new_class(tree, pkgname):
     report = bi.patch_report(m)
     assert report.skipped == {f"{pkgname}.c:C": "its bases changed",
                               f"{pkgname}.c:S": "its __slots__ changed"}
+    assert m.S is not old_s
     assert m.C is not old_c and m.S is not old_s
     assert set(report.patched) == {f"{pkgname}.c:A", f"{pkgname}.c:B"}
 
@@ -276,4 +277,46 @@ def test_class_statements_of_other_modules_pass_through(mod):
         assert namespace["Shape"] is not mod.Shape
     finally:
         patcher.uninstall()
-    assert builtins.__build_class__ is not patcher._build_class
+    assert builtins.__build_class__ is not _patch._dispatch
+
+
+def test_patchers_whose_lifetimes_overlap_leave_class_statements_working(mod, tree):
+    """Found in review: A installs, B installs, A uninstalls, B uninstalls
+    (a reload on one thread, a transaction on another) left a dead hook."""
+    original = builtins.__build_class__
+    a = _patch.Patcher({mod.__name__: dict(vars(mod))})
+    b = _patch.Patcher({})
+    a.install()
+    b.install()
+    a.uninstall()
+    namespace: dict = {"__name__": "elsewhere"}
+    exec("class Users:\n    def __init_subclass__(cls, name=None):\n        pass\n"
+         "class Admins(Users, name='admins'):\n    pass\n", namespace)  # a class keyword `name`
+    b.uninstall()
+    assert builtins.__build_class__ is original
+    exec("class After:\n    pass\n", namespace)
+
+
+def test_a_refused_classes_methods_and_init_subclass_registries(tree, pkgname):
+    """Found in review: the methods of a class refused for a layout change
+    took the new code (old instances then ran code for the new layout), and
+    a class a base's __init_subclass__ had registered was patched, leaving
+    the registry with the throwaway new class."""
+    root = tree({"p.py": "class P:\n    __slots__ = ('x',)\n    def __init__(self):\n"
+                         "        self.x = 1\n    def total(self):\n        return self.x\n",
+                 "r.py": "REG = []\nclass Plugin:\n    def __init_subclass__(cls):\n"
+                         "        REG.append(cls)\nclass CSV(Plugin):\n    V = 1\n"})
+    bi.mount(pkgname, root)
+    p, r = bi.load(f"{pkgname}.p"), bi.load(f"{pkgname}.r")
+    old_p = p.P()
+    (root / "p.py").write_text("class P:\n    __slots__ = ('x', 'y')\n    def __init__(self):\n"
+                               "        self.x, self.y = 1, 2\n    def total(self):\n"
+                               "        return self.x + self.y\n")
+    bi.reload(p, patch=True)
+    assert old_p.total() == 1  # the old class and its methods as they were
+    assert bi.patch_report(p).skipped[f"{pkgname}.p:P.total"] == "its class was not patched"
+    (root / "r.py").write_text((root / "r.py").read_text().replace("V = 1", "V = 2"))
+    bi.reload(r, patch=True)
+    assert bi.patch_report(r).skipped[f"{pkgname}.r:CSV"] == \
+        "Plugin.__init_subclass__ ran for the new class"
+    assert r.REG[-1] is r.CSV

@@ -129,3 +129,15 @@ def test_a_failing_hook_is_reported_and_never_masks_the_error(tree, pkgname, hos
 def test_on_retire_takes_a_callable():
     with pytest.raises(TypeError, match="takes a callable"):
         bi.on_retire("not callable")  # type: ignore[arg-type]
+
+
+def test_a_reload_that_cannot_compile_keeps_the_registrations(tree, pkgname, host):
+    """Found in review: the unload ran before a SyntaxError stopped the reload."""
+    registry, events = host
+    root = tree({"r.py": source(1)})
+    bi.mount(pkgname, root)
+    m = bi.load(f"{pkgname}.r")
+    (root / "r.py").write_text("def broken(:\n")
+    with pytest.raises(SyntaxError):
+        bi.reload(m)
+    assert registry["h"]() == 1 and [e[0] for e in events] == ["exec"]
