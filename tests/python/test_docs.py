@@ -20,7 +20,7 @@ Convention (for whoever writes docs):
   interpreter's site-packages holds no ``bridgeimport.pth`` (the sanitizer
   run puts the package on ``PYTHONPATH`` instead of installing it).
   ``needs-dask`` (comma-separated after it) skips where ``distributed`` is
-  not installed.
+  not installed, ``needs-gil`` where the GIL is off (patching is refused).
 * An example states what it shows with ``assert``; a failed assert, any
   exception or a non-zero exit status fails the test. The script is padded so
   that its line numbers are the document's: a traceback's line N is line N of
@@ -98,9 +98,15 @@ def dask_installed() -> bool:
     return importlib.util.find_spec("distributed") is not None
 
 
-NEEDS = {"needs-pth": start_up_installed, "needs-dask": dask_installed}
+def gil_enabled() -> bool:
+    return bool(getattr(sys, "_is_gil_enabled", lambda: True)())
+
+
+NEEDS = {"needs-pth": start_up_installed, "needs-dask": dask_installed,
+         "needs-gil": gil_enabled}
 REASONS = {"needs-pth": "bridgeimport.pth is not installed in this interpreter's site-packages",
-           "needs-dask": "dask.distributed is not installed (deps/dev-requirements.txt)"}
+           "needs-dask": "dask.distributed is not installed (deps/dev-requirements.txt)",
+           "needs-gil": "patch=True is refused with the GIL disabled"}
 
 
 def examples():

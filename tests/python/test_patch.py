@@ -15,6 +15,11 @@ import pytest
 import bridgeimport as bi
 from bridgeimport import _patch
 
+# Patching is refused with the GIL off (a free-threaded build): everything
+# but the refusal itself needs it.
+needs_gil = pytest.mark.skipif(not getattr(sys, "_is_gil_enabled", lambda: True)(),
+                               reason="patch=True is refused with the GIL disabled")
+
 SOURCE = '''\
 import abc, dataclasses, enum, functools, sys
 
@@ -101,6 +106,7 @@ def write(mod, text: str) -> None:
     mod.path.write_text(text)
 
 
+@needs_gil
 def test_old_bindings_instances_and_callbacks_run_the_new_code(mod):
     f, Shape = mod.f, mod.Shape
     shape = Shape()
@@ -120,6 +126,7 @@ def test_old_bindings_instances_and_callbacks_run_the_new_code(mod):
         set(report.patched)
 
 
+@needs_gil
 def test_what_is_never_patched_is_new_and_reported(mod):
     never = ("Color", "Abstract", "cached", "wrapped", "tick")
     old = {n: getattr(mod, n) for n in never + (("Slotted",) if sys.version_info >= (3, 10)
@@ -144,6 +151,7 @@ def test_what_is_never_patched_is_new_and_reported(mod):
     assert old["Color"].RED.value == 1  # the old Enum is untouched
 
 
+@needs_gil
 def test_bases_slots_and_layout_changes_make_a_new_class(tree, pkgname):
     root = tree({"c.py": "class A: pass\nclass B: pass\nclass C(A): pass\n"
                          "class S:\n    __slots__ = ('x',)\n"})
@@ -161,6 +169,7 @@ def test_bases_slots_and_layout_changes_make_a_new_class(tree, pkgname):
     assert set(report.patched) == {f"{pkgname}.c:A", f"{pkgname}.c:B"}
 
 
+@needs_gil
 def test_same_slots_keep_the_old_layout(tree, pkgname):
     root = tree({"s.py": "class P:\n    __slots__ = ('x',)\n    def get(self):\n"
                          "        return ('v1', self.x)\n"})
@@ -176,6 +185,7 @@ def test_same_slots_keep_the_old_layout(tree, pkgname):
     assert p.get() == ("v2", 6)
 
 
+@needs_gil
 def test_a_failing_reload_leaves_every_old_object_exactly_as_it_was(mod):
     Shape, Base, f = mod.Shape, mod.Base, mod.f
     before = (snapshot(Shape), snapshot(Base), f.__code__, f.__defaults__, snapshot(mod))
@@ -187,6 +197,7 @@ def test_a_failing_reload_leaves_every_old_object_exactly_as_it_was(mod):
     assert Shape().area() == 10 and Shape().hello() == "shape1+base"
 
 
+@needs_gil
 def test_a_transaction_keeps_classes_and_their_dependents_see_one_class(tree, pkgname):
     root = tree({"a.py": "class Thing:\n    def v(self):\n        return 1\n"
                          "def helper():\n    return 1\n",
@@ -207,6 +218,7 @@ def test_a_transaction_keeps_classes_and_their_dependents_see_one_class(tree, pk
     assert tx.report()["patch"]["patched"] == tx.patch_report.patched
 
 
+@needs_gil
 def test_a_rolled_back_transaction_puts_the_classes_back(tree, pkgname):
     root = tree({"a.py": "class Thing:\n    def v(self):\n        return 1\n"})
     bi.mount(pkgname, root)
@@ -222,6 +234,7 @@ def test_a_rolled_back_transaction_puts_the_classes_back(tree, pkgname):
     assert sys.modules[f"{pkgname}.a"] is a
 
 
+@needs_gil
 def test_a_module_failing_inside_a_committed_transaction_is_undone(tree, pkgname):
     root = tree({"a.py": "class Thing:\n    def v(self):\n        return 1\n"})
     bi.mount(pkgname, root)
@@ -237,6 +250,7 @@ def test_a_module_failing_inside_a_committed_transaction_is_undone(tree, pkgname
     assert tx.patch_report.skipped[f"{pkgname}.a:Thing"].startswith("its module's code failed")
 
 
+@needs_gil
 def test_a_thread_calling_the_module_during_patching_reloads_never_fails(mod):
     errors, stop = [], threading.Event()
 
@@ -268,6 +282,7 @@ def test_patch_is_refused_without_the_gil(mod, monkeypatch):
         bi.transaction("x", patch=True)
 
 
+@needs_gil
 def test_class_statements_of_other_modules_pass_through(mod):
     patcher = _patch.Patcher({mod.__name__: dict(vars(mod))})
     patcher.install()
@@ -280,6 +295,7 @@ def test_class_statements_of_other_modules_pass_through(mod):
     assert builtins.__build_class__ is not _patch._dispatch
 
 
+@needs_gil
 def test_patchers_whose_lifetimes_overlap_leave_class_statements_working(mod, tree):
     """Found in review: A installs, B installs, A uninstalls, B uninstalls
     (a reload on one thread, a transaction on another) left a dead hook."""
@@ -297,6 +313,7 @@ def test_patchers_whose_lifetimes_overlap_leave_class_statements_working(mod, tr
     exec("class After:\n    pass\n", namespace)
 
 
+@needs_gil
 def test_a_refused_classes_methods_and_init_subclass_registries(tree, pkgname):
     """Found in review: the methods of a class refused for a layout change
     took the new code (old instances then ran code for the new layout), and
