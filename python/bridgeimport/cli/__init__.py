@@ -173,6 +173,11 @@ def _free_threaded() -> bool:
     return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 
+def _add_mount_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mount", action="append", metavar="PKG=DIR[:DIR][#GLOB]",
+                        help=_MOUNT_HELP)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bridgeimport",
@@ -192,8 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         "every module it serves, whether it is loaded, and files shadowed by a file of "
         "the same name in an earlier directory. Executes no bridge code.",
         epilog=_EXIT_EPILOG)
-    lister.add_argument("--mount", action="append", metavar="PKG=DIR[:DIR][#GLOB]",
-                        help=_MOUNT_HELP)
+    _add_mount_option(lister)
     lister.add_argument("--json", action="store_true", help="print JSON (schema in README)")
     lister.set_defaults(func=_cmd_list)
 
@@ -204,8 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
         "name), sys.modules keys that differ from __spec__.name, bridge modules whose "
         "source changed since load, stale or corrupt pyc files. " + _PROGRAM_EPILOG,
         epilog=_EXIT_EPILOG)
-    doctor.add_argument("--mount", action="append", metavar="PKG=DIR[:DIR][#GLOB]",
-                        help=_MOUNT_HELP)
+    _add_mount_option(doctor)
     doctor.add_argument("--json", action="store_true", help="print the report as JSON")
     doctor.add_argument("-o", "--output", metavar="FILE",
                         help="write the report to FILE instead of stdout")
@@ -225,8 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EXIT_EPILOG)
     env.add_argument("packages", nargs="*", metavar="PKG",
                      help="only these mounted packages (default: every exported mount)")
-    env.add_argument("--mount", action="append", metavar="PKG=DIR[:DIR][#GLOB]",
-                     help=_MOUNT_HELP)
+    _add_mount_option(env)
     env.add_argument("--relative-to", metavar="DIR",
                      help="write directories relative to DIR, the worker's current "
                      "directory at start-up (Ray's working_dir, an unpacked archive)")
@@ -241,8 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
         "with the right __spec__). " + _PROGRAM_EPILOG,
         epilog="exit status: the program's own (0, its SystemExit code, 1 for an uncaught "
         "exception); 2 if it cannot be started or the options are wrong")
-    run.add_argument("--mount", action="append", metavar="PKG=DIR[:DIR][#GLOB]",
-                     help=_MOUNT_HELP)
+    _add_mount_option(run)
     run.add_argument("--debug", action="store_true",
                      help="log bridgeimport's finds and loads to stderr")
     run.add_argument("program", nargs="*", help="script [args...] or -m module [args...]")
