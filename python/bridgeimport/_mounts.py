@@ -31,7 +31,7 @@ TYPE_CHECKING = False
 # Annotations naming typing's classes are strings: neither typing nor
 # __future__ (a real import) is imported at run time, for the first-import cost.
 if TYPE_CHECKING:
-    from typing import Dict, Iterable, List, Optional, Tuple, Union
+    from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
     from ._pathhook import PlaceholderFinder
 
@@ -64,16 +64,7 @@ class Mount(MountSpec):
     def modules(self) -> "List[str]":
         """Every module name this mount serves (packages included), sorted.
         Lists directories; executes nothing."""
-        out: List[str] = []
-        stack = [self.package]
-        while stack:
-            package = stack.pop()
-            for child in _native.finder.list_children(package):
-                full = f"{package}.{child.name}"
-                out.append(full)
-                if child.is_package:
-                    stack.append(full)
-        return sorted(out)
+        return sorted(f"{parent}.{child.name}" for parent, child in walk(self.package))
 
     def shadowed(self) -> "Dict[str, List[str]]":
         """Files hidden by a file of the same module name in an earlier directory:
@@ -146,18 +137,39 @@ def env(*packages: str, relative_to: "Optional[PathLike]" = None) -> "Dict[str, 
     copy of D (Ray's ``working_dir``, an archive Spark unpacks).
     ValueError if a package is not mounted or a directory is not under D.
     """
-    with _lock:
-        for package in packages:
-            if check_package_type(package) not in _mounts:
-                raise ValueError(f"bridgeimport: env(): {package!r} is not mounted")
-        chosen: List[MountSpec] = [m for m in _mounts.values()
-                                   if (m.package in packages if packages else m.export)]
+    found, missing = for_export(packages)
+    if missing:
+        raise ValueError(f"bridgeimport: env(): {missing[0]!r} is not mounted")
+    chosen: List[MountSpec] = list(found)
     if relative_to is not None:
         chosen = [_relative(m, _absolute(relative_to)) for m in chosen]
     try:
         return {ENV_PATH: encode_path(chosen)}
     except ValueError:  # options or characters only the export format can carry
         return {ENV_PATH: "", ENV_EXPORT: encode_export("", chosen)}
+
+
+def for_export(packages: "Tuple[str, ...]") -> "Tuple[List[Mount], List[str]]":
+    """(mounts, names not mounted): what another process is to mount, for
+    env() and bridgeimport.dask: the mounts of ``packages``, or, when none
+    is named, every exported mount. TypeError for a name that is not a str."""
+    with _lock:
+        missing = [p for p in packages if check_package_type(p) not in _mounts]
+        return [m for m in _mounts.values()
+                if (m.package in packages if packages else m.export)], missing
+
+
+def walk(package: str) -> "Iterator[Tuple[str, _native.Child]]":
+    """(parent package, child) for every module and subpackage the finder
+    serves under ``package``, parents before their children. Lists
+    directories; executes nothing."""
+    stack = [package]
+    while stack:
+        parent = stack.pop()
+        for child in _native.finder.list_children(parent):
+            yield parent, child
+            if child.is_package:
+                stack.append(f"{parent}.{child.name}")
 
 
 def _relative(spec: MountSpec, base: str) -> MountSpec:

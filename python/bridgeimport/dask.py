@@ -64,7 +64,7 @@ from distributed.diagnostics.plugin import SchedulerPlugin, WorkerPlugin  # type
 
 import bridgeimport as bi
 
-from ._native import finder
+from . import _mounts
 
 __all__ = ["BridgeMounts", "register"]
 
@@ -111,14 +111,9 @@ class BridgeMounts(WorkerPlugin):  # type: ignore[misc]  # WorkerPlugin is Any t
     name = PLUGIN_NAME
 
     def __init__(self, *packages: str, ship: bool = True) -> None:
-        chosen = bi.mounts()
-        if packages:
-            chosen = [m for m in chosen if m.package in packages]
-            missing = sorted(set(packages) - {m.package for m in chosen})
-            if missing:
-                raise ValueError(f"bridgeimport.dask: not mounted here: {', '.join(missing)}")
-        else:
-            chosen = [m for m in chosen if m.export]
+        chosen, missing = _mounts.for_export(packages)
+        if missing:
+            raise ValueError(f"bridgeimport.dask: not mounted here: {', '.join(sorted(missing))}")
         self.plans = [_ship(m) if ship else _by_path(m) for m in chosen]
 
     @property
@@ -161,7 +156,7 @@ def _by_path(mount: bi.Mount) -> _MountPlan:
 
 
 def _ship(mount: bi.Mount) -> _MountPlan:
-    files = sorted(_served_files(mount.package, ""))
+    files = sorted(_served_files(mount.package))
     digest = hashlib.sha256()
     for relative, data in files:
         digest.update(f"{len(relative)}:{relative}:{len(data)}:".encode("utf-8") + data)
@@ -170,12 +165,14 @@ def _ship(mount: bi.Mount) -> _MountPlan:
                       client=_here())
 
 
-def _served_files(package: str, prefix: str) -> List[Tuple[str, bytes]]:
+def _served_files(package: str) -> List[Tuple[str, bytes]]:
     """(path relative to a mount directory, bytes) of every file the finder
     serves under ``package``: the winner of each name, so the one directory
     the worker gets serves what the client's directories serve together."""
     out = []
-    for child in finder.list_children(package):
+    for parent, child in _mounts.walk(package):
+        below = parent[len(package) + 1:]
+        prefix = below.replace(".", "/") + "/" if below else ""
         if child.is_package:
             relative = f"{prefix}{child.name}/{os.path.basename(child.file)}"
         else:
@@ -184,10 +181,8 @@ def _served_files(package: str, prefix: str) -> List[Tuple[str, bytes]]:
             with open(child.file, "rb") as fh:
                 out.append((relative, fh.read()))
         except OSError as exc:
-            raise OSError(f"bridgeimport.dask: cannot ship {package}.{child.name}: "
+            raise OSError(f"bridgeimport.dask: cannot ship {parent}.{child.name}: "
                           f"{child.file!r} cannot be read ({exc.strerror or exc})") from exc
-        if child.is_package:
-            out += _served_files(f"{package}.{child.name}", f"{prefix}{child.name}/")
     return out
 
 
