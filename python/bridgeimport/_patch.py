@@ -42,7 +42,7 @@ import builtins
 import sys
 import threading
 import types
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 __all__ = ["Patcher", "PatchReport", "check_supported"]
 
@@ -203,6 +203,29 @@ def _set_names(new: type, old: type) -> Optional[str]:
     return None
 
 
+def _defined_in(module: str, values: Any) -> Iterator[Any]:
+    """The classes and plain functions defined in ``module`` (by
+    ``__module__``) among ``values`` and, recursively, among the members of
+    those classes (methods, wrapped functions, nested classes); each once."""
+    stack = list(values)
+    seen: Set[int] = set()
+    while stack:
+        value = stack.pop()
+        if id(value) in seen or getattr(value, "__module__", None) != module:
+            continue
+        seen.add(id(value))
+        if not isinstance(getattr(value, "__qualname__", None), str):
+            continue
+        if isinstance(value, type):
+            yield value
+            for member in vars(value).values():
+                stack.extend(_functions_in(member))
+                if isinstance(member, type):
+                    stack.append(member)
+        elif isinstance(value, types.FunctionType):
+            yield value
+
+
 def _functions_in(value: object) -> List[types.FunctionType]:
     """The plain functions a class attribute holds (itself, or inside a
     staticmethod, classmethod or property)."""
@@ -237,27 +260,13 @@ class Patcher:
         self._keep: List[object] = []            # the new objects, while ids are keys
 
     def _collect(self, module: str, values: Any) -> None:
-        """The classes and functions defined in ``module`` reachable from its
-        namespace (class members included); a qualname seen twice maps to
-        None (ambiguous: never paired)."""
-        stack = list(values)
-        seen: Set[int] = set()
-        while stack:
-            value = stack.pop()
-            if id(value) in seen or getattr(value, "__module__", None) != module:
-                continue
-            seen.add(id(value))
-            qualname = getattr(value, "__qualname__", None)
-            if not isinstance(qualname, str):
-                continue
+        """The old classes and functions of ``module`` (see _defined_in); a
+        function qualname seen twice maps to None (ambiguous: never paired)."""
+        for value in _defined_in(module, values):
+            key = (module, value.__qualname__)
             if isinstance(value, type):
-                self._old_classes[(module, qualname)] = value
-                for member in vars(value).values():
-                    stack.extend(_functions_in(member))
-                    if isinstance(member, type):
-                        stack.append(member)
-            elif isinstance(value, types.FunctionType):
-                key = (module, qualname)
+                self._old_classes[key] = value
+            else:
                 self._old_functions[key] = None if key in self._old_functions else value
 
     # -- the class statement hook ---------------------------------------------
@@ -345,8 +354,9 @@ class Patcher:
         in the module and in its patched classes."""
         self._module = module.__name__
         new_functions: Dict[Tuple[str, str], List[types.FunctionType]] = {}
-        for value in self._reachable(module):
-            new_functions.setdefault((module.__name__, value.__qualname__), []).append(value)
+        for value in _defined_in(module.__name__, vars(module).values()):
+            if isinstance(value, types.FunctionType):
+                new_functions.setdefault((module.__name__, value.__qualname__), []).append(value)
         plan = []
         for key, news in new_functions.items():
             old = self._old_functions.get(key, _MISSING)
@@ -372,24 +382,6 @@ class Patcher:
             self.report.patched.append(label)
         self._rebind(vars(module))
 
-    def _reachable(self, module: types.ModuleType) -> List[types.FunctionType]:
-        out = []
-        stack: List[object] = list(vars(module).values())
-        seen: Set[int] = set()
-        while stack:
-            value = stack.pop()
-            if id(value) in seen or getattr(value, "__module__", None) != module.__name__:
-                continue
-            seen.add(id(value))
-            if isinstance(value, types.FunctionType):
-                out.append(value)
-            elif isinstance(value, type):
-                for member in vars(value).values():
-                    stack.extend(_functions_in(member))
-                    if isinstance(member, type):
-                        stack.append(member)
-        return out
-
     def _rebind(self, namespace: Dict[str, object]) -> None:
         """Names bound to a replaced new object are bound to the old one, in
         the namespace and in the classes it holds (methods, nested classes)."""
@@ -404,10 +396,6 @@ class Patcher:
                     old = self._replaced.get(id(member))
                     if old is not None and old is not member and key not in _LAYOUT:
                         self._set(value, key, old)
-
-    def rebind_in(self, namespace: Dict[str, object]) -> None:
-        """Public for transactions: rebinds names in a fresh module."""
-        self._rebind(namespace)
 
     def _set_item(self, namespace: Dict[str, object], key: str, value: object) -> None:
         before = namespace.get(key, _MISSING)
