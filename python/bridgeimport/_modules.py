@@ -83,7 +83,9 @@ def reload(module: "Union[ModuleType, str]", *, patch: bool = False) -> "ModuleT
         patcher = _patch.Patcher({module.__name__: dict(vars(module))})
     from . import _retire
 
-    if _compiles(module, spec):  # else the reload fails before any new code runs
+    # Compiled first, and only when there is a hook to call: a reload that
+    # fails before running any new code keeps the module's registrations.
+    if _retire.has_hooks(module) and _compiles(module, spec):
         _retire.notify([(module, "reloaded")])
     if patcher is None:
         return _reexecute(module, spec)

@@ -32,7 +32,7 @@ import threading
 from types import ModuleType
 from typing import Callable, List, Optional, Sequence, Tuple
 
-__all__ = ["on_retire", "notify"]
+__all__ = ["on_retire", "notify", "has_hooks"]
 
 REASONS = ("reloaded", "retired", "rolled back")
 
@@ -56,6 +56,11 @@ def on_retire(callback: Callable[[ModuleType, str], object]) -> Callable[[], Non
             if callback in _callbacks:
                 _callbacks.remove(callback)
     return remove
+
+
+def has_hooks(module: ModuleType) -> bool:
+    """Whether :func:`notify` would call anything for ``module``."""
+    return callable(vars(module).get("__bridge_unload__")) or bool(_callbacks)
 
 
 def _label(callback: object) -> str:
