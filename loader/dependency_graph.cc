@@ -23,6 +23,12 @@ namespace {
 struct DependencyGraphState {
   absl::Mutex mu;
   absl::flat_hash_map<std::string, Deps> graph ABSL_GUARDED_BY(mu);
+  // The reverse edges: name -> the modules whose record includes it, kept
+  // with every change of `graph` (Replace), so that dependents() and a
+  // transaction's closure cost what they find, not a pass over every record
+  // (issue 13).
+  absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> users
+      ABSL_GUARDED_BY(mu);
   // While a transaction runs: each changed name's record before its first
   // change (nullopt: it had none). See StartRecordJournal().
   bool journaling ABSL_GUARDED_BY(mu) = false;
@@ -56,13 +62,51 @@ void Journal(DependencyGraphState& g, const std::string& name)
                               : std::optional<Deps>(it->second));
 }
 
+// Adds (`link`) or removes `name`'s reverse edges for `deps`.
+void UpdateUsers(DependencyGraphState& g, const std::string& name,
+                 const Deps& deps, bool link)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(g.mu) {
+  for (const auto* set : {&deps.bridges, &deps.others}) {
+    for (const std::string& dep : *set) {
+      if (link) {
+        g.users[dep].insert(name);
+        continue;
+      }
+      auto it = g.users.find(dep);
+      if (it == g.users.end()) continue;
+      it->second.erase(name);
+      if (it->second.empty()) g.users.erase(it);
+    }
+  }
+}
+
+// Makes `record` `name`'s record (nullopt: none) and returns the old one,
+// for the caller to destroy after the lock.
+std::optional<Deps> Replace(DependencyGraphState& g, const std::string& name,
+                            std::optional<Deps> record)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(g.mu) {
+  std::optional<Deps> old;
+  auto it = g.graph.find(name);
+  if (it != g.graph.end()) {
+    UpdateUsers(g, name, it->second, /*link=*/false);
+    old = std::move(it->second);
+    g.graph.erase(it);
+  }
+  if (record) {
+    UpdateUsers(g, name, *record, /*link=*/true);
+    g.graph.emplace(name, std::move(*record));
+  }
+  return old;
+}
+
 }  // namespace
 
 void CommitDependencies(const std::string& name, Deps record) {
+  std::optional<Deps> old;  // dies after the lock
   DependencyGraphState& g = Graph();
   absl::MutexLock lock(g.mu);
   Journal(g, name);
-  std::swap(g.graph[name], record);  // the old record dies after the lock
+  old = Replace(g, name, std::move(record));
 }
 
 py::list Dependencies(const std::string& name) {
@@ -81,8 +125,8 @@ py::list Dependents(const std::string& name) {
   {
     DependencyGraphState& g = Graph();
     absl::MutexLock lock(g.mu);
-    for (const auto& [module, deps] : g.graph)
-      if (deps.contains(name)) out.push_back(module);
+    auto it = g.users.find(name);
+    if (it != g.users.end()) out.assign(it->second.begin(), it->second.end());
   }
   std::sort(out.begin(), out.end());
   return ToList(out);
@@ -104,22 +148,17 @@ py::dict DependencyGraph() {
 py::list DependentsClosure(const std::vector<std::string>& names) {
   absl::flat_hash_set<std::string> seen;
   {
-    // One pass builds the reverse edges; a breadth-first walk follows them.
+    // A depth-first walk of the reverse edges.
     DependencyGraphState& g = Graph();
     absl::MutexLock lock(g.mu);
-    absl::flat_hash_map<std::string, std::vector<const std::string*>> users;
-    for (const auto& [module, deps] : g.graph) {
-      for (const std::string& dep : deps.bridges) users[dep].push_back(&module);
-      for (const std::string& dep : deps.others) users[dep].push_back(&module);
-    }
-    std::vector<std::string> queue(names.begin(), names.end());
-    while (!queue.empty()) {
-      std::string current = std::move(queue.back());
-      queue.pop_back();
-      auto it = users.find(current);
-      if (it == users.end()) continue;
-      for (const std::string* user : it->second)
-        if (seen.insert(*user).second) queue.push_back(*user);
+    std::vector<std::string> stack(names.begin(), names.end());
+    while (!stack.empty()) {
+      std::string current = std::move(stack.back());
+      stack.pop_back();
+      auto it = g.users.find(current);
+      if (it == g.users.end()) continue;
+      for (const std::string& user : it->second)
+        if (seen.insert(user).second) stack.push_back(user);
     }
   }
   return ToList(Sorted(seen));
@@ -164,21 +203,19 @@ void RestoreDependencyRecords(const py::dict& records) {
     for (py::handle dep : both[1]) deps.others.insert(ToUtf8(dep));
     parsed.emplace_back(std::move(name), std::move(deps));
   }
+  std::vector<std::optional<Deps>> old;  // dies after the lock
   DependencyGraphState& g = Graph();
   absl::MutexLock lock(g.mu);
-  for (auto& [name, deps] : parsed) {
-    if (deps)
-      g.graph[name] = std::move(*deps);
-    else
-      g.graph.erase(name);
-  }
+  for (auto& [name, deps] : parsed)
+    old.push_back(Replace(g, name, std::move(deps)));
 }
 
 void EraseRecord(const std::string& name) {
+  std::optional<Deps> old;  // dies after the lock
   DependencyGraphState& g = Graph();
   absl::MutexLock lock(g.mu);
   Journal(g, name);
-  g.graph.erase(name);
+  old = Replace(g, name, std::nullopt);
 }
 
 void StartRecordJournal() {
