@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "finders/file_io.h"  // WallClockNanos, TimespecNanos
@@ -22,6 +23,34 @@ EntryKind KindOfMode(mode_t mode) {
   if (S_ISREG(mode)) return EntryKind::kFile;
   if (S_ISDIR(mode)) return EntryKind::kDirectory;
   return EntryKind::kOther;
+}
+
+// What `name` (relative to the directory `dir_fd`, or a whole path with
+// AT_FDCWD) is, following a symlink to its target: kNone if it is missing.
+EntryInfo StatEntry(int dir_fd, const char* name) {
+  EntryInfo info;
+  struct stat lst;
+  if (fstatat(dir_fd, name, &lst, AT_SYMLINK_NOFOLLOW) != 0) return info;
+  if (!S_ISLNK(lst.st_mode)) {
+    info.kind = KindOfMode(lst.st_mode);
+    return info;
+  }
+  info.is_symlink = true;
+  struct stat target;
+  info.kind = fstatat(dir_fd, name, &target, 0) == 0
+                  ? KindOfMode(target.st_mode)
+                  : EntryKind::kOther;  // dangling link
+  return info;
+}
+
+// "/a/b/c" -> ("/a/b", "c"), "/a" -> ("/", "a"); the name is empty for "/"
+// and for a relative path.
+std::pair<std::string, std::string> SplitPath(absl::string_view path) {
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  size_t slash = path.rfind('/');
+  if (slash == absl::string_view::npos || path.size() == 1) return {};
+  return {std::string(path.substr(0, slash == 0 ? 1 : slash)),
+          std::string(path.substr(slash + 1))};
 }
 
 // Closes a DIR* on scope exit.
@@ -71,20 +100,10 @@ std::shared_ptr<const Listing> DirCache::Read(const std::string& dir) const {
         info.kind = EntryKind::kDirectory;
         break;
       case DT_LNK:
-      case DT_UNKNOWN: {
-        struct stat lst;
-        if (fstatat(fd, e->d_name, &lst, AT_SYMLINK_NOFOLLOW) != 0) continue;
-        if (S_ISLNK(lst.st_mode)) {
-          info.is_symlink = true;
-          struct stat target;
-          info.kind = fstatat(fd, e->d_name, &target, 0) == 0
-                          ? KindOfMode(target.st_mode)
-                          : EntryKind::kOther;  // dangling link
-        } else {
-          info.kind = KindOfMode(lst.st_mode);
-        }
+      case DT_UNKNOWN:
+        info = StatEntry(fd, e->d_name);
+        if (info.kind == EntryKind::kNone) continue;  // gone meanwhile
         break;
-      }
       default:
         info.kind = EntryKind::kOther;
     }
@@ -119,6 +138,45 @@ std::shared_ptr<const Listing> DirCache::Get(const std::string& dir) {
 void DirCache::InvalidateAll() {
   absl::MutexLock lock(mu_);
   listings_.clear();
+}
+
+std::shared_ptr<const Listing> DirCache::Cached(const std::string& dir) const {
+  absl::MutexLock lock(mu_);
+  auto it = listings_.find(dir);
+  return it == listings_.end() ? nullptr : it->second;
+}
+
+int DirCache::Revalidate(const std::string& path) {
+  std::vector<std::shared_ptr<const Listing>> stale;  // freed after the lock
+  bool listed = false;  // some ancestor of `path` has a listing
+  std::string entry = path;
+  for (;;) {
+    auto [dir, name] = SplitPath(entry);
+    if (name.empty()) break;
+    std::shared_ptr<const Listing> listing = Cached(dir);
+    if (listing) {
+      listed = true;
+      EntryInfo was = listing->Find(name);
+      EntryInfo is = StatEntry(AT_FDCWD, entry.c_str());
+      if (was.kind != is.kind || was.is_symlink != is.is_symlink) {
+        absl::MutexLock lock(mu_);
+        auto it = listings_.find(dir);
+        if (it != listings_.end() && it->second == listing) {
+          stale.push_back(std::move(it->second));
+          listings_.erase(it);
+        }
+      }
+    } else if (listed) {
+      break;  // unlisted from here up: nothing cached to be wrong
+    }
+    entry = dir;
+  }
+  absl::MutexLock lock(mu_);
+  if (!listed) {
+    for (auto& [dir, listing] : listings_) stale.push_back(std::move(listing));
+    listings_.clear();
+  }
+  return static_cast<int>(stale.size());
 }
 
 uint64_t DirCache::reads() const {

@@ -73,11 +73,25 @@ class DirCache {
   // Drops every listing (importlib.invalidate_caches()).
   void InvalidateAll();
 
+  // Drops the cached listings that disagree with the file system about
+  // `path` (an absolute path): the listing of its directory if the entry
+  // for it differs (present or not, its kind, a symlink or not), and so on
+  // up for each ancestor while one is listed. If no ancestor of `path` is
+  // listed at all (the path may be spelled differently from the listings'
+  // directories), every listing is dropped. Returns how many were dropped.
+  //
+  // For a file watcher's hints: a listing holds names and kinds only, so
+  // the listing of a directory whose reported files changed their content
+  // (or were saved by rename) stays, and only additions, removals and
+  // kind changes cost a re-read.
+  int Revalidate(const std::string& path);
+
   // Number of listings read from disk so far (for tests and stats).
   uint64_t reads() const;
 
  private:
   std::shared_ptr<const Listing> Read(const std::string& dir) const;
+  std::shared_ptr<const Listing> Cached(const std::string& dir) const;
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<const Listing>> listings_

@@ -218,6 +218,12 @@ std::vector<MountConfig> NativeFinder::Mounts() const {
 
 void NativeFinder::InvalidateCaches() { cache_->InvalidateAll(); }
 
+int NativeFinder::Revalidate(const std::vector<std::string>& paths) {
+  int dropped = 0;
+  for (const std::string& path : paths) dropped += cache_->Revalidate(path);
+  return dropped;
+}
+
 PyObject* NativeFinder::FindSpec(PyObject* fullname, PyObject* path,
                                  PyObject* target) {
   if (!PyUnicode_Check(fullname)) Py_RETURN_NONE;
@@ -591,6 +597,10 @@ puts it at sys.meta_path[0].)doc";
          "for every other name.")
       .def("invalidate_caches", &NativeFinder::InvalidateCaches,
            "Forgets cached directory listings (importlib.invalidate_caches).")
+      .def("revalidate", &NativeFinder::Revalidate, py::arg("paths"),
+           "Forgets the cached directory listings that disagree with the "
+           "file system about these absolute paths (a file watcher's "
+           "hints); returns how many.")
       .def("set_mounts", &NativeFinder::SetMounts, py::arg("configs"))
       .def("mounts", &NativeFinder::Mounts)
       .def("resolve", &NativeFinder::Resolve, py::arg("name"))

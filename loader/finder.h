@@ -65,6 +65,9 @@ class NativeFinder {
   // Python error set. Never raises for names outside the mounts.
   PyObject* FindSpec(PyObject* fullname, PyObject* path, PyObject* target);
   void InvalidateCaches();
+  // Forgets only the listings that disagree with the file system about
+  // `paths` (DirCache::Revalidate); returns how many it forgot.
+  int Revalidate(const std::vector<std::string>& paths);
 
   // bridgeimport.load(): the module a plain import of `name` returns, by the
   // native import path where it applies (import_system.h). With `atomic`, a

@@ -282,7 +282,10 @@ class Transaction:
             self.patch_report = self._patcher.report
             self._patcher.install()
         if self._retired_modules:
-            _native.finder.invalidate_caches()
+            if self.files is None:
+                _native.finder.invalidate_caches()
+            else:  # the hints stand for the rest (DirCache::Revalidate)
+                _native.finder.revalidate(sorted(self.files))
             if self._ordinary.intersection(self._retired_modules):
                 importlib.invalidate_caches()  # FileFinder listings of ordinary packages
         self.seconds["begin"] = time.perf_counter() - self._started

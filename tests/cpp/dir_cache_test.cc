@@ -1,5 +1,5 @@
 // Tests for finders/dir_cache.h: listings, entry kinds, mtime revalidation
-// (including the racy window), InvalidateAll and thread safety.
+// (including the racy window), InvalidateAll, Revalidate and thread safety.
 #include "finders/dir_cache.h"
 
 #include <sys/stat.h>
@@ -336,6 +336,95 @@ TEST_F(DirCacheTest, ConcurrentGetFindAndInvalidateAll) {
   // as many reads as distinct directories.
   EXPECT_GE(cache_.reads(), static_cast<uint64_t>(kThreads + 1));
   EXPECT_LE(cache_.reads(), static_cast<uint64_t>(kThreads * kIterations));
+}
+
+// Revalidate: the hints of a file watcher. Each test keeps the directory's
+// mtime in the past after its change, so that only Revalidate (not the
+// mtime check) can make the change visible.
+class RevalidateTest : public DirCacheTest {
+ protected:
+  // Lists d (and its parent, the tree's root) as trusted listings.
+  void ListTrusted() {
+    SetMtime("d", kPastMtime);
+    SetMtime("", kPastMtime);
+    cache_.Get(Path("d"));
+    cache_.Get(Path(""));
+  }
+  // True if `rel`'s listing is read again on its next Get.
+  bool ReRead(const std::string& rel) {
+    uint64_t before = cache_.reads();
+    cache_.Get(Path(rel));
+    return cache_.reads() > before;
+  }
+};
+
+TEST_F(RevalidateTest, ContentChangeKeepsTheListing) {
+  WriteFile("d/a.py", "x = 1\n");
+  ListTrusted();
+  WriteFile("d/a.py", "x = 2\n");  // in place, or by rename: same entry
+  SetMtime("d", kPastMtime);
+  EXPECT_EQ(cache_.Revalidate(Path("d/a.py")), 0);
+  EXPECT_FALSE(ReRead("d"));
+}
+
+TEST_F(RevalidateTest, NewFileDropsItsDirectory) {
+  WriteFile("d/a.py");
+  ListTrusted();
+  WriteFile("d/b.py");
+  SetMtime("d", kPastMtime);
+  EXPECT_EQ(cache_.Get(Path("d"))->Find("b.py").kind, EntryKind::kNone);
+  EXPECT_EQ(cache_.Revalidate(Path("d/b.py")), 1);
+  EXPECT_EQ(cache_.Get(Path("d"))->Find("b.py").kind, EntryKind::kFile);
+  EXPECT_FALSE(ReRead(""));
+}
+
+TEST_F(RevalidateTest, RemovedFileDropsItsDirectory) {
+  WriteFile("d/a.py");
+  WriteFile("d/b.py");
+  ListTrusted();
+  Remove("d/b.py");
+  SetMtime("d", kPastMtime);
+  EXPECT_EQ(cache_.Revalidate(Path("d/b.py")), 1);
+  EXPECT_EQ(cache_.Get(Path("d"))->Find("b.py").kind, EntryKind::kNone);
+}
+
+TEST_F(RevalidateTest, KindAndSymlinkChangesDropTheDirectory) {
+  WriteFile("d/a.py");
+  WriteFile("d/target.py");
+  ListTrusted();
+  Remove("d/a.py");
+  MakeDir("d/a.py");  // a file became a directory
+  SetMtime("d", kPastMtime);
+  EXPECT_EQ(cache_.Revalidate(Path("d/a.py")), 1);
+  EXPECT_EQ(cache_.Get(Path("d"))->Find("a.py").kind, EntryKind::kDirectory);
+
+  SetMtime("d", kPastMtime);
+  cache_.Get(Path("d"));
+  Remove("d/target.py");
+  Symlink("a.py", "d/target.py");  // a file became a link to a directory
+  SetMtime("d", kPastMtime);
+  EXPECT_EQ(cache_.Revalidate(Path("d/target.py")), 1);
+  EXPECT_TRUE(cache_.Get(Path("d"))->Find("target.py").is_symlink);
+}
+
+TEST_F(RevalidateTest, FileInANewDirectoryDropsTheListedAncestor) {
+  WriteFile("d/a.py");
+  ListTrusted();
+  WriteFile("d/sub/b.py");  // d/sub was never listed: d's listing lacks it
+  SetMtime("d", kPastMtime);
+  EXPECT_EQ(cache_.Revalidate(Path("d/sub/b.py")), 1);
+  EXPECT_EQ(cache_.Get(Path("d"))->Find("sub").kind, EntryKind::kDirectory);
+}
+
+TEST_F(RevalidateTest, PathOutsideEveryListingDropsThemAll) {
+  WriteFile("d/a.py");
+  ListTrusted();
+  // Not below any listed directory: perhaps the same file spelled another
+  // way (a symlinked root). Nothing can be trusted then.
+  EXPECT_EQ(cache_.Revalidate("/nonexistent_bridgeimport_dir/x/a.py"), 2);
+  EXPECT_TRUE(ReRead("d"));
+  cache_.Get(Path(""));
+  EXPECT_EQ(cache_.Revalidate("relative/a.py"), 2);
 }
 
 TEST(JoinPathTest, JoinsWithOneSlash) {

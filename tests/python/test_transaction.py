@@ -460,3 +460,37 @@ def test_files_limit_the_check_to_the_modules_a_watcher_reports(tree, pkgname):
     with bi.transaction(pkgname, files=[]) as tx:
         pass
     assert tx.retired == []
+
+
+def test_files_keep_trusted_listings_and_drop_the_ones_they_contradict(tree, pkgname):
+    """transaction(files=...) re-reads no directory listing for a content
+    edit, but one that a reported new file contradicts, even where the
+    directory's mtime says nothing changed (DirCache::Revalidate)."""
+    root = tree({"a.py": "V = 1\n", "sub/__init__.py": "", "sub/x.py": "X = 1\n"})
+    past = time.time_ns() - 10 * 10**9
+    for d in (root, root / "sub"):
+        os.utime(d, ns=(past, past))  # trusted listings: not re-read by mtime
+    bi.mount(pkgname, root)
+    bi.load(f"{pkgname}.a")
+    bi.load(f"{pkgname}.sub.x")
+    assert _native.finder.revalidate([str(root / "a.py")]) == 0
+    # a.py now imports b.py, which is new; the directory keeps its old mtime.
+    (root / "b.py").write_text("V = 2\n")
+    (root / "a.py").write_text(f"from {pkgname}.b import V\n")
+    os.utime(root, ns=(past, past))
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module(f"{pkgname}.b")  # the listing does not know it
+    with bi.transaction(pkgname, files=[root / "a.py", root / "b.py"]) as tx:
+        importlib.import_module(f"{pkgname}.a")
+    assert tx.reloaded == [f"{pkgname}.a"] and tx.loaded == [f"{pkgname}.b"]
+    assert sys.modules[f"{pkgname}.a"].V == 2
+    # A file in a new directory contradicts its listed parent.
+    (root / "new").mkdir()
+    (root / "new" / "__init__.py").write_text("")
+    (root / "new" / "y.py").write_text("Y = 1\n")
+    os.utime(root, ns=(past, past))
+    assert _native.finder.revalidate([str(root / "new" / "y.py")]) == 1
+    assert bi.load(f"{pkgname}.new.y").Y == 1
+    # Only the contradicted listing goes: sub's stays (no file of it reported).
+    assert _native.finder.revalidate([str(root / "sub" / "x.py")]) == 0
+
