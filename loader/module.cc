@@ -18,6 +18,7 @@
 #include "loader/execution_stats.h"
 #include "loader/finder.h"
 #include "loader/load_frame.h"
+#include "loader/module_scan.h"
 #include "loader/py_support.h"
 #include "loader/pyc_policy.h"
 
@@ -36,5 +37,6 @@ PYBIND11_MODULE(_native, m) {
   bridgeimport::RegisterLoadFrames(m);
   bridgeimport::RegisterDependencyGraph(m);
   bridgeimport::RegisterExecutionStats(m);
+  bridgeimport::RegisterModuleScan(m);
   bridgeimport::RegisterPycPolicy(m);
 }

@@ -40,7 +40,7 @@ import time
 import traceback
 from importlib import _bootstrap  # type: ignore[attr-defined]  # private: not in typeshed
 from types import ModuleType, TracebackType
-from typing import (Callable, Dict, FrozenSet, Iterable, List, Literal, Optional, Sequence, Set,
+from typing import (Callable, Dict, FrozenSet, Iterable, List, Literal, Optional, Set,
                     Tuple, Type)
 
 from . import _changes, _native, _patch, _retire
@@ -81,7 +81,7 @@ def transaction(*packages: str, mode: str = "changed", keep_retired: int = 1,
     a file watcher reports them. Only the loaded modules of those files are
     checked (the same metadata-and-bytes check); the others count as
     unchanged, so the transaction costs what changed, not a ``stat`` per
-    loaded module.
+    loaded module (``kept`` then lists only the modules it looked at).
     """
     return Transaction(packages, mode=mode, keep_retired=keep_retired, patch=patch,
                        files=files)
@@ -185,6 +185,8 @@ class Transaction:
         self._patcher: Optional[_patch.Patcher] = None
         self._retired_modules: Dict[str, ModuleType] = {}
         self._before: Dict[str, ModuleType] = {}
+        self._seen: Set[str] = set()  # the selected modules classified so far
+        self._candidates: Set[str] = set()  # those with code to re-run
         self._ordinary: Set[str] = set()  # candidates CPython's loaders loaded
         self._parent_attrs: List[Tuple[ModuleType, str, ModuleType]] = []
         # id(package) -> (its hook, the children this transaction added)
@@ -198,12 +200,6 @@ class Transaction:
 
     def _selects(self, name: str) -> bool:
         return name in self._package_set or name.startswith(self._prefixes)
-
-    def _selected_modules(self) -> Dict[str, ModuleType]:
-        """The sys.modules entries under the packages, in sys.modules order."""
-        packages, prefixes = self._package_set, self._prefixes  # inlined _selects: 2 scans
-        return {k: m for k, m in list(sys.modules.items())  # of sys.modules per transaction
-                if isinstance(k, str) and (k in packages or k.startswith(prefixes))}
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self._selects(name)
@@ -244,36 +240,21 @@ class Transaction:
         self._serial = _native.execution_serial()
         _native.start_record_journal()  # what a rollback puts back (_restore, 3.)
         self.state = "active"
-        self._before = self._selected_modules()
-        names = list(self._before)
-        check = self.mode == "changed"
-        states = self._states(names, check)
-        candidates: Dict[str, ModuleType] = {}
-        changed = []
-        for name, state in zip(names, states):
-            module = self._before[name]
-            if state is None:  # not a bridge module: an ordinary source module?
-                if module is None or _changes.source_path(module) is None:
-                    self.kept.append(name)
-                    continue
-                self._ordinary.add(name)
-                if check and self._may_have_changed(module) and _changes.changed(module):
-                    changed.append(name)
-            elif state == "package":  # a mount package: no code to re-run
-                self.kept.append(name)
-                continue
-            elif state == "changed":
-                changed.append(name)
-            candidates[name] = module
-        if check:
-            self.changed = sorted(changed)
-            chosen = self._close(set(changed), candidates)
+        # Native passes (module_scan.cc): with a thousand modules loaded,
+        # Python loops here would cost more than the one that changed.
+        self._before = _native.select_modules(self.packages)
+        if self.mode == "all":
+            chosen = self._classify(self._before, check=False)[0]
         else:
-            chosen = set(candidates)
+            hinted = (self._before if self.files is None
+                      else _native.modules_of_files(self._before, self.files))
+            changed = self._classify(hinted, check=True)[1]
+            self.changed = sorted(changed)
+            chosen = self._close(set(changed))
         # Children first: a concurrent `import pkg.mod` then never finds the
         # old child under a fresh parent.
         for name in sorted(chosen, key=lambda n: (-n.count("."), n)):
-            self._retire(name, candidates[name], chosen)
+            self._retire(name, self._before[name], chosen)
         self.retired = sorted(self._retired_modules)
         self.kept.sort()
         if self.patch:
@@ -290,50 +271,66 @@ class Transaction:
                 importlib.invalidate_caches()  # FileFinder listings of ordinary packages
         self.seconds["begin"] = time.perf_counter() - self._started
 
-    def _states(self, names: List[str], check: bool) -> Sequence[Optional[str]]:
-        """_native.bridge_states of the modules; with ``files``, only those
-        modules' files are checked."""
-        modules = [self._before[n] for n in names]
-        if not check or self.files is None:
-            return list(_native.bridge_states(modules, check))
-        states: List[Optional[str]] = list(_native.bridge_states(modules, False))
-        hinted = [i for i, m in enumerate(modules) if self._may_have_changed(m)]
-        for i, state in zip(hinted, _native.bridge_states([modules[i] for i in hinted], True)):
-            states[i] = state
-        return states
-
     def _may_have_changed(self, module: ModuleType) -> bool:
         return self.files is None or vars(module).get("__file__") in self.files
 
-    def _close(self, chosen: Set[str], candidates: Dict[str, ModuleType]) -> Set[str]:
+    def _classify(self, names: Iterable[str], check: bool) -> Tuple[Set[str], List[str]]:
+        """Sorts the selected modules ``names`` not seen yet into candidates
+        (code to re-run: ``_candidates``, ordinary ones also ``_ordinary``)
+        and ``kept``; returns the new candidates and, with ``check``, those
+        whose source changed. With ``files``, only the hinted modules are
+        classified at first, and the rest as the closure reaches them."""
+        fresh = {n: self._before[n] for n in names if n not in self._seen}
+        self._seen.update(fresh)
+        code, packages, changed, others = _native.classify_modules(fresh, check)
+        self.kept.extend(packages)  # mount packages: no code to re-run
+        candidates = set(code)
+        for name in others:  # not bridge modules: ordinary source modules?
+            module = fresh[name]
+            if module is None or _changes.source_path(module) is None:
+                self.kept.append(name)
+                continue
+            self._ordinary.add(name)
+            candidates.add(name)
+            if check and self._may_have_changed(module) and _changes.changed(module):
+                changed.append(name)
+        self._candidates |= candidates
+        return candidates, changed
+
+    def _close(self, chosen: Set[str]) -> Set[str]:
         """``chosen`` plus dependents and retired packages' subtrees, to a
         fixed point; only candidates are ever added."""
-        # vars(), not hasattr(): a missing module attribute costs an exception.
-        packages = sorted(n for n, m in candidates.items() if "__path__" in vars(m))
+        expanded: Set[str] = set()  # chosen names whose subtree is in
         while True:
             grown = set(chosen)
-            grown.update(n for n in _native.dependents_closure(sorted(chosen)) if n in candidates)
+            users = [n for n in _native.dependents_closure(sorted(chosen)) if n in self._before]
+            self._classify(users, check=False)
+            grown.update(n for n in users if n in self._candidates)
             if self._ordinary.intersection(grown):
-                grown.update(self._namespace_dependents(grown, candidates))
-            for p in packages:
-                if p in grown:
+                self._classify(self._before, check=False)  # their namespaces: all of them
+                grown.update(self._namespace_dependents(grown))
+            for p in sorted(grown - expanded):
+                expanded.add(p)
+                # vars(), not hasattr(): a missing module attribute costs an exception.
+                if "__path__" in vars(self._before[p]):
                     prefix = p + "."
-                    grown.update(n for n in candidates if n.startswith(prefix))
+                    subtree = [n for n in self._before if n.startswith(prefix)]
+                    self._classify(subtree, check=False)
+                    grown.update(n for n in subtree if n in self._candidates)
             if grown == chosen:
                 return chosen
             chosen = grown
 
-    @staticmethod
-    def _namespace_dependents(chosen: Set[str], candidates: Dict[str, ModuleType]) -> Set[str]:
+    def _namespace_dependents(self, chosen: Set[str]) -> Set[str]:
         """Candidates whose namespace holds a chosen module, or an object whose
         ``__module__`` (or a base class's) is a chosen module. A package's
         attributes naming its own submodules are the import system's, not
         a dependency."""
         found = set()
-        for name, module in candidates.items():
+        for name in self._candidates:
             if name in chosen:
                 continue
-            for key, value in list(vars(module).items()):
+            for key, value in list(vars(self._before[name]).items()):
                 if isinstance(value, ModuleType):
                     target = getattr(value, "__name__", None)
                     if target in chosen and target != f"{name}.{key}":
@@ -474,20 +471,19 @@ class Transaction:
 
     def _report(self) -> None:
         runs = _native.executions_since(self._serial)
-        loaded_now = self._selected_modules()
-        fresh = [n for n, m in loaded_now.items() if self._before.get(n) is not m]
+        fresh = list(_native.new_entries(self.packages, self._before))
         self.reloaded = sorted(n for n in fresh if n in self._retired_modules)
         self.loaded = sorted(n for n in fresh if n not in self._retired_modules)
         failed = {n for n, r in runs.items() if self._selects(n) and not r["last_ok"]
-                  and n not in loaded_now}
-        failed.update(self._failed_ordinary(loaded_now))
+                  and n not in sys.modules}
+        failed.update(self._failed_ordinary())
         self.failed = sorted(failed)
         self.timings = {}
         for name in (*fresh, *self.failed):
             run = runs.get(name)
             self.timings[name] = run["last_seconds"] if run else None
 
-    def _failed_ordinary(self, loaded_now: Dict[str, ModuleType]) -> Set[str]:
+    def _failed_ordinary(self) -> Set[str]:
         """Ordinary modules under the packages whose module code appears in
         the error's traceback (or whose file a SyntaxError names) and which
         are not loaded now: their fresh import failed."""
@@ -509,7 +505,7 @@ class Transaction:
                 if frame.f_code.co_name == "<module>":
                     files.add(frame.f_code.co_filename)
             error = error.__cause__ or error.__context__
-        return {by_file[f] for f in files if f in by_file and by_file[f] not in loaded_now}
+        return {by_file[f] for f in files if f in by_file and by_file[f] not in sys.modules}
 
     def _restore(self) -> List[Tuple[str, ModuleType]]:
         """Puts the old generation back; returns the modules it removed,
@@ -518,9 +514,7 @@ class Transaction:
         #    first, with its parent attribute.
         new_names = []
         removed = []
-        for name, module in reversed(self._selected_modules().items()):
-            if self._before.get(name) is module:
-                continue
+        for name, module in reversed(_native.new_entries(self.packages, self._before).items()):
             with _bootstrap._ModuleLockManager(name):
                 if sys.modules.get(name) is not module:
                     continue

@@ -494,3 +494,28 @@ def test_files_keep_trusted_listings_and_drop_the_ones_they_contradict(tree, pkg
     # Only the contradicted listing goes: sub's stays (no file of it reported).
     assert _native.finder.revalidate([str(root / "sub" / "x.py")]) == 0
 
+
+def test_module_scans_select_by_package_and_compare_by_identity(pkgname):
+    """The native passes of a transaction (loader/module_scan.cc): "app"
+    selects "app" and "app.*" but never "apple" or a non-str key; new_entries
+    compares objects, not names; classify sorts what it is given."""
+    import types
+    mods = {pkgname: types.ModuleType(pkgname), f"{pkgname}.x": types.ModuleType("x"),
+            f"{pkgname}x": types.ModuleType("y"), f"{pkgname}.none": None}
+    sys.modules.update(mods)
+    sys.modules[(pkgname, 1)] = types.ModuleType("tuple-keyed")  # type: ignore[index]
+    try:
+        before = _native.select_modules([pkgname])
+        assert list(before) == [pkgname, f"{pkgname}.x", f"{pkgname}.none"]
+        assert _native.new_entries([pkgname], before) == {}
+        sys.modules[f"{pkgname}.x"] = replaced = types.ModuleType("x")
+        sys.modules[f"{pkgname}.y"] = added = types.ModuleType("y")
+        assert _native.new_entries([pkgname], before) == {
+            f"{pkgname}.x": replaced, f"{pkgname}.y": added}
+        before[f"{pkgname}.x"].__file__ = "/src/x.py"
+        assert _native.modules_of_files(before, {"/src/x.py"}) == [f"{pkgname}.x"]
+        assert _native.modules_of_files(before, set()) == []
+        assert _native.classify_modules(before, True) == (
+            [], [], [], [pkgname, f"{pkgname}.x", f"{pkgname}.none"])
+    finally:
+        del sys.modules[(pkgname, 1)]  # type: ignore[arg-type]
