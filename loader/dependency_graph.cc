@@ -242,6 +242,15 @@ py::dict TakeRecordJournal() {
   return out;
 }
 
+void DropRecordJournal() {
+  absl::flat_hash_map<std::string, std::optional<Deps>>
+      dropped;  // after the lock
+  DependencyGraphState& g = Graph();
+  absl::MutexLock lock(g.mu);
+  g.journaling = false;
+  std::swap(dropped, g.journal);
+}
+
 void RegisterDependencyGraph(py::module_& m) {
   m.def("dependencies", &Dependencies, py::arg("name"),
         "Bridge modules the last successful execution of `name` imported.");
@@ -260,6 +269,8 @@ void RegisterDependencyGraph(py::module_& m) {
         "From now on, save each record before its first change.");
   m.def("take_record_journal", &TakeRecordJournal,
         "Stops the journal: {name: record before the first change, or None}.");
+  m.def("drop_record_journal", &DropRecordJournal,
+        "Stops the journal and forgets it (a commit).");
 }
 
 }  // namespace bridgeimport

@@ -57,8 +57,10 @@ void RestoreDependencyRecords(const py::dict& records);
 // returns {name: record as before, or None}, in DependencyRecords' format, so
 // a rollback puts back exactly the graph of its begin(), also for a module
 // first loaded in its body that had a record from an earlier life (issue 15).
+// A commit has no use for it: DropRecordJournal() stops it and forgets it.
 void StartRecordJournal();
 py::dict TakeRecordJournal();
+void DropRecordJournal();
 
 // _native.dependencies, dependents, dependency_graph, ...
 void RegisterDependencyGraph(py::module_& m);

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
 #include "loader/bridge_loader.h"
 #include "loader/py_support.h"
 
@@ -18,15 +20,26 @@ namespace {
 // starts with one of them and a dot ("app" selects "app.x", never "apple").
 class Selection {
  public:
-  explicit Selection(const std::vector<std::string>& packages) {
+  explicit Selection(const std::vector<std::string>& packages)
+      : names_(packages) {
     for (const std::string& p : packages)
-      packages_.emplace_back(py::str(p), py::str(p + "."));
+      objects_.emplace_back(py::str(p), py::str(p + "."));
   }
 
-  // Compared as str, so any key is handled (a non-str key is never selected).
+  // Any key is handled (a non-str key is never selected); ASCII keys, which
+  // module names nearly always are, by their bytes.
   bool Selects(PyObject* key) const {
     if (!PyUnicode_Check(key)) return false;
-    for (const auto& [name, prefix] : packages_) {
+    if (PyUnicode_IS_ASCII(key)) {
+      absl::string_view k(static_cast<const char*>(PyUnicode_DATA(key)),
+                          static_cast<size_t>(PyUnicode_GET_LENGTH(key)));
+      for (const std::string& p : names_)
+        if (absl::StartsWith(k, p) &&
+            (k.size() == p.size() || k[p.size()] == '.'))
+          return true;
+      return false;
+    }
+    for (const auto& [name, prefix] : objects_) {
       if (PyUnicode_Compare(key, name.ptr()) == 0) return true;
       Py_ssize_t match =
           PyUnicode_Tailmatch(key, prefix.ptr(), 0, PY_SSIZE_T_MAX, -1);
@@ -37,7 +50,8 @@ class Selection {
   }
 
  private:
-  std::vector<std::pair<py::str, py::str>> packages_;
+  std::vector<std::string> names_;  // UTF-8, as an ASCII key's bytes compare
+  std::vector<std::pair<py::str, py::str>> objects_;  // (name, name + ".")
 };
 
 // A private copy of `dict` to loop over: the loops may run Python code (a

@@ -411,7 +411,7 @@ class Transaction:
         ``keep_retired`` committed ones (or while you hold it)."""
         self._require_active("commit")
         try:
-            _native.take_record_journal()  # the new records stand
+            _native.drop_record_journal()  # the new records stand
             self._remove_hooks(only_when_done=True)
             self._report()
             self._end_patching(commit=True)
