@@ -10,6 +10,16 @@
 #include "loader/source_loader.h"
 
 namespace bridgeimport {
+namespace {
+
+// The Python type Loader, set once by RegisterLoader (while the module
+// initialises, as InitPyRefs' references: py_support.h) and never released.
+// BridgeLoaderOf runs for each module a load frame records, where
+// py::isinstance<BridgeLoader> would look the type up in pybind11's registry
+// every time.
+PyObject* loader_type = nullptr;
+
+}  // namespace
 
 void BridgeLoader::CheckName(const py::object& fullname) const {
   if (fullname.is_none()) return;
@@ -87,20 +97,23 @@ py::object WrapLoader(std::unique_ptr<BridgeLoader> loader) {
 }
 
 py::object BridgeLoaderOf(py::handle module) {
-  PyObject* spec = PyObject_GetAttrString(module.ptr(), "__spec__");
+  const PyRefs& r = Refs();
+  PyObject* spec = PyObject_GetAttr(module.ptr(), r.s_spec.ptr());
   if (spec == nullptr) {
     PyErr_Clear();
     return py::object();
   }
   py::object owned_spec = py::reinterpret_steal<py::object>(spec);
-  PyObject* loader = PyObject_GetAttrString(spec, "loader");
+  PyObject* loader = PyObject_GetAttr(spec, r.s_loader.ptr());
   if (loader == nullptr) {
     PyErr_Clear();
     return py::object();
   }
   py::object owned = py::reinterpret_steal<py::object>(loader);
-  if (!py::isinstance<BridgeLoader>(owned)) return py::object();
-  return owned;
+  // Python subclasses of Loader count, as with py::isinstance.
+  int is_loader = PyObject_IsInstance(loader, loader_type);
+  if (is_loader < 0) throw py::error_already_set();
+  return is_loader ? owned : py::object();
 }
 
 bool IsBridgeModule(py::handle module) {
@@ -141,6 +154,7 @@ void RegisterLoader(py::module_& m) {
         "Per module: None (not a bridge module), 'package' (mount package), "
         "'bridge', or with check=True 'changed'/'unchanged'.");
   py::class_<BridgeLoader> cls(m, "Loader");
+  loader_type = cls.inc_ref().ptr();  // see loader_type
   // The docstring goes in __doc__, not through pybind11's tp_doc: pybind11
   // 2.10 allocates tp_doc with PyObject_Malloc and CPython 3.13 frees it with
   // PyMem_Free (gh-118909), a fatal error under PYTHONMALLOC=debug.

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/base/no_destructor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "finders/module_name.h"
@@ -70,18 +71,19 @@ HookState& Hook() {
 std::string AbsoluteName(PyObject* name, PyObject* globals, long level) {
   std::optional<std::string> encoded = Utf8Name(name);
   if (!encoded) return std::string();  // no mount serves it: nothing to record
-  std::string base = *encoded;
+  std::string base = std::move(*encoded);
   if (level <= 0) return base;
   if (globals == nullptr || !PyDict_Check(globals)) return std::string();
   py::dict g = py::reinterpret_borrow<py::dict>(globals);
+  const PyRefs& r = Refs();
   std::string package;
-  if (g.contains("__package__") && !g["__package__"].is_none()) {
-    package = ToUtf8(g["__package__"]);
-  } else if (g.contains("__spec__") && !g["__spec__"].is_none()) {
-    package = ToUtf8(g["__spec__"].attr("parent"));
-  } else if (g.contains("__name__")) {
-    package = ToUtf8(g["__name__"]);
-    if (!g.contains("__path__")) package = std::string(ParentName(package));
+  if (g.contains(r.s_package) && !g[r.s_package].is_none()) {
+    package = ToUtf8(g[r.s_package]);
+  } else if (g.contains(r.s_spec) && !g[r.s_spec].is_none()) {
+    package = ToUtf8(g[r.s_spec].attr("parent"));
+  } else if (g.contains(r.s_name)) {
+    package = ToUtf8(g[r.s_name]);
+    if (!g.contains(r.s_path)) package = std::string(ParentName(package));
   }
   for (long i = 1; i < level && !package.empty(); ++i)
     package = std::string(ParentName(package));
@@ -89,22 +91,57 @@ std::string AbsoluteName(PyObject* name, PyObject* globals, long level) {
   return base.empty() ? package : package + "." + base;
 }
 
-// True if `package.attr` is the submodule sys.modules holds under that name
-// (what `from package import attr` binds when attr is a submodule).
-bool IsSubmoduleAttribute(const std::string& package, const std::string& attr) {
+// `absolute` as the str sys.modules is keyed by: the call's own name for an
+// absolute import (usually an interned constant of the importing code).
+py::object NameKey(PyObject* name, long level, const std::string& absolute) {
+  if (level <= 0 && PyUnicode_CheckExact(name))
+    return py::reinterpret_borrow<py::object>(name);
+  return py::str(absolute);
+}
+
+// The submodule sys.modules holds under `sub` (a strong reference) if it is
+// what `from package import attr` binds as attr, else a null object. All
+// three are str; `sub` is "package.attr".
+py::object SubmoduleAttribute(py::handle package, py::handle attr,
+                              py::handle sub) {
   py::dict modules = SysModules();
   // Strong references: another thread may remove either entry meanwhile.
-  py::object owned_pkg = DictItem(modules, package.c_str());
-  py::object owned_sub = DictItem(modules, (package + "." + attr).c_str());
-  if (!owned_pkg || !owned_sub) return false;
-  PyObject* value = PyObject_GetAttrString(owned_pkg.ptr(), attr.c_str());
+  py::object owned_pkg = DictItem(modules, package);
+  py::object owned_sub = DictItem(modules, sub);
+  if (!owned_pkg || !owned_sub) return py::object();
+  PyObject* value = PyObject_GetAttr(owned_pkg.ptr(), attr.ptr());
   if (value == nullptr) {
     PyErr_Clear();
-    return false;
+    return py::object();
   }
   bool same = value == owned_sub.ptr();
   Py_DECREF(value);
-  return same;
+  return same ? owned_sub : py::object();
+}
+
+// The UTF-8 of str `item`, a view into it (valid while it lives). A str
+// holding lone surrogates raises UnicodeEncodeError, as ToUtf8.
+absl::string_view Utf8View(py::handle item) {
+  Py_ssize_t size;
+  const char* utf8 = PyUnicode_AsUTF8AndSize(item.ptr(), &size);
+  if (utf8 == nullptr) throw py::error_already_set();
+  return absl::string_view(utf8, static_cast<size_t>(size));
+}
+
+// `item` (a str, or a subclass) as the exact str an attribute lookup takes,
+// so a subclass's own __eq__ or __hash__ never runs.
+py::object ExactStr(py::handle item, absl::string_view utf8) {
+  if (PyUnicode_CheckExact(item.ptr()))
+    return py::reinterpret_borrow<py::object>(item);
+  return py::str(utf8.data(), utf8.size());
+}
+
+// `fromlist` as a tuple: itself if it is one (what import statements pass;
+// read in place, with no iterator object), else a copy of its items.
+py::tuple AsTuple(py::handle fromlist) {
+  if (PyTuple_CheckExact(fromlist.ptr()))
+    return py::reinterpret_borrow<py::tuple>(fromlist);
+  return py::tuple(py::reinterpret_borrow<py::object>(fromlist));
 }
 
 // builtins[slot] as a strong reference (null if absent).
@@ -289,12 +326,13 @@ PyObject* ImportHook(PyObject*, PyObject* const* args, Py_ssize_t nargs,
     if (level == -1 && PyErr_Occurred()) throw py::error_already_set();
     std::string absolute = AbsoluteName(params[0], params[1], level);
     if (absolute.empty()) return result;
+    py::object key = NameKey(params[0], level, absolute);
     if (!fromlist) {
-      frame->RecordWithParents(absolute);
+      frame->RecordWithParents(absolute, key);
       return result;
     }
     if (frame == caller) frame->ForgetLoadedSince(mark);
-    frame->RecordFromImport(absolute, fromlist);
+    frame->RecordFromImport(absolute, key, fromlist);
   } catch (py::error_already_set& e) {
     e.discard_as_unraisable("bridgeimport dependency recording");
   } catch (const std::exception&) {
@@ -339,14 +377,15 @@ PyObject* LazyImportHook(PyObject*, PyObject* const* args, Py_ssize_t nargs,
     // ImportHook would record (whether a proxy's b is a submodule cannot be
     // told before a is loaded: then both a and a.b are).
     const bool eager = PyModule_Check(result);
+    py::object key = NameKey(params[0], level, absolute);
     if (!from && eager) {
-      frame->RecordWithParents(absolute);
+      frame->RecordWithParents(absolute, key);
     } else if (!from) {
       for (absl::string_view p = absolute; !p.empty(); p = ParentName(p))
         frame->lazy_deps_.insert(std::string(p));
     } else if (eager) {
       if (frame == caller) frame->ForgetLoadedSince(mark);  // as in ImportHook
-      frame->RecordFromImport(absolute, py::handle(params[3]));
+      frame->RecordFromImport(absolute, key, py::handle(params[3]));
     } else {
       frame->RecordLazyFromImport(absolute, py::handle(params[3]));
     }
@@ -439,13 +478,22 @@ std::vector<std::string> LoadFrame::LoadedFirst() const {
   return names;
 }
 
-void LoadFrame::Record(const std::string& name) {
-  if (name.empty() || name == name_ || deps_.contains(name) ||
-      other_deps_.contains(name))
-    return;
+bool LoadFrame::Known(const std::string& name) const {
+  return name.empty() || name == name_ || deps_.contains(name) ||
+         other_deps_.contains(name);
+}
+
+void LoadFrame::Record(const std::string& name, py::handle key) {
+  if (Known(name)) return;
   // A strong reference: another thread may remove the entry meanwhile.
-  py::object module = DictItem(SysModules(), name.c_str());
-  if (!module || module.is_none()) return;
+  py::object module =
+      DictItem(SysModules(), key ? py::reinterpret_borrow<py::object>(key)
+                                 : py::object(py::str(name)));
+  if (module) RecordModule(name, module);
+}
+
+void LoadFrame::RecordModule(const std::string& name, py::handle module) {
+  if (module.is_none()) return;
   py::object loader = BridgeLoaderOf(module);  // keeps the loader alive
   if (!loader)
     other_deps_.insert(name);
@@ -453,8 +501,10 @@ void LoadFrame::Record(const std::string& name) {
     deps_.insert(name);
 }
 
-void LoadFrame::RecordWithParents(const std::string& absolute) {
-  for (absl::string_view p = absolute; !p.empty(); p = ParentName(p))
+void LoadFrame::RecordWithParents(const std::string& absolute, py::handle key) {
+  Record(absolute, key);
+  for (absl::string_view p = ParentName(absolute); !p.empty();
+       p = ParentName(p))
     Record(std::string(p));
 }
 
@@ -465,19 +515,28 @@ void LoadFrame::ForgetLoadedSince(size_t mark) {
 }
 
 // `from a import b, c` binds what it names: submodule a.b is a dependency of
-// its own, a plain attribute c (or `*`) makes a one.
-void LoadFrame::RecordFromImport(const std::string& absolute,
+// its own, a plain attribute c (or `*`) makes a one. `key` is `absolute` as
+// a str.
+void LoadFrame::RecordFromImport(const std::string& absolute, py::handle key,
                                  py::handle fromlist) {
   bool whole = false;
-  for (py::handle item : fromlist) {
+  std::string sub;  // "absolute.attr", its buffer reused
+  for (py::handle item : AsTuple(fromlist)) {
     if (!PyUnicode_Check(item.ptr())) continue;
-    std::string attr = ToUtf8(item);
-    if (attr != "*" && IsSubmoduleAttribute(absolute, attr))
-      Record(absolute + "." + attr);
-    else
+    absl::string_view attr = Utf8View(item);
+    if (attr == "*") {
       whole = true;
+      continue;
+    }
+    sub.assign(absolute).append(".").append(attr.data(), attr.size());
+    py::object module =
+        SubmoduleAttribute(key, ExactStr(item, attr), py::str(sub));
+    if (!module)
+      whole = true;
+    else if (!Known(sub))
+      RecordModule(sub, module);
   }
-  if (whole) Record(absolute);
+  if (whole) Record(absolute, key);
 }
 
 // A lazy `from a import b`: what loaded module a has is bound at once (its

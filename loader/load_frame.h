@@ -76,20 +76,26 @@ class LoadFrame {
   bool atomic_;
   bool done_ = false;
 
+  // True if `name` needs no record: this frame's own module, or recorded
+  // already.
+  bool Known(const std::string& name) const;
   // Records `name` as imported by this execution: a bridge module as a
   // dependency, any other loaded module among the others, a mount package
-  // (no code) not at all.
-  void Record(const std::string& name);
-  // Records `absolute` and each package above it: `import a.b.c` binds `a`
-  // and reaches a.b and a.b.c through it.
-  void RecordWithParents(const std::string& absolute);
+  // (no code) not at all. `key`, if given, is `name` as a str.
+  void Record(const std::string& name, py::handle key = py::handle());
+  // The same for `module`, sys.modules[name] (not yet Known).
+  void RecordModule(const std::string& name, py::handle module);
+  // Records `absolute` (`key` as a str) and each package above it: `import
+  // a.b.c` binds `a` and reaches a.b and a.b.c through it.
+  void RecordWithParents(const std::string& absolute, py::handle key);
   // Takes back the dependencies child frames added since `mark` (the size of
   // loaded_deps_ before a from-import ran): that statement loaded them first
   // but binds none of them itself.
   void ForgetLoadedSince(size_t mark);
   // Records what `from absolute import <fromlist>` binds, eagerly or by a
   // lazy import statement (PEP 810).
-  void RecordFromImport(const std::string& absolute, py::handle fromlist);
+  void RecordFromImport(const std::string& absolute, py::handle key,
+                        py::handle fromlist);
   void RecordLazyFromImport(const std::string& absolute, py::handle fromlist);
 
   absl::flat_hash_set<std::string> deps_;        // bridge modules

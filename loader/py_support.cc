@@ -32,6 +32,12 @@ py::object NewException(py::module_& m, const char* name, const char* doc,
   return obj;
 }
 
+py::object Interned(const char* name) {
+  PyObject* s = PyUnicode_InternFromString(name);
+  if (s == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(s);
+}
+
 }  // namespace
 
 const PyRefs& Refs() { return MutableRefs(); }
@@ -52,6 +58,11 @@ void InitPyRefs(py::module_& m) {
       r.module_suffixes.push_back(s.cast<std::string>());
   r.magic = external.attr("MAGIC_NUMBER").cast<std::string>();
   r.name_fromlist = py::make_tuple("__name__");
+  r.s_spec = Interned("__spec__");
+  r.s_loader = Interned("loader");
+  r.s_package = Interned("__package__");
+  r.s_name = Interned("__name__");
+  r.s_path = Interned("__path__");
   py::object tag = r.sys.attr("implementation").attr("cache_tag");
   if (!tag.is_none()) r.cache_tag = tag.cast<std::string>();
 

@@ -1,7 +1,8 @@
 // py_support.h: the few CPython facilities the native finder and loader share.
 //
 //  * References to interpreter objects looked up once (ModuleSpec, compile,
-//    decode_source, ...), valid until the process ends: imports can still
+//    decode_source, ...), and the names the import hook reads on every
+//    import, interned once; valid until the process ends: imports can still
 //    happen during finalisation.
 //  * The exception types of bridgeimport (all subclasses of ImportError) and
 //    its warning category BridgeImportWarning (a UserWarning).
@@ -155,6 +156,14 @@ struct PyRefs {
   std::string cache_tag;     // sys.implementation.cache_tag ("" if None)
   py::object name_fromlist;  // ("__name__",): PyImport_ImportModuleLevelObject
                              // then returns the module itself
+  // Interned attribute and key names, read on every import while load frames
+  // are open (load_frame.cc): PyObject_GetAttrString would make a new str,
+  // hashed afresh, per call.
+  py::object s_spec;     // "__spec__"
+  py::object s_loader;   // "loader"
+  py::object s_package;  // "__package__"
+  py::object s_name;     // "__name__"
+  py::object s_path;     // "__path__"
 };
 
 // Looks everything up (and InitCPythonPrivate()'s objects) and defines the
