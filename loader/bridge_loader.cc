@@ -120,39 +120,7 @@ bool IsBridgeModule(py::handle module) {
   return static_cast<bool>(BridgeLoaderOf(module));
 }
 
-namespace {
-
-// What a transaction needs to know of many modules at once, in one call:
-// None for a module bridgeimport did not load, "package" for a mount package
-// (no code), else "bridge", or with `check` "changed"/"unchanged".
-py::list BridgeStates(const py::iterable& modules, bool check) {
-  const py::str kPackage("package"), kBridge("bridge"), kChanged("changed"),
-      kUnchanged("unchanged");
-  py::list out;
-  for (py::handle module : modules) {
-    py::object owner = BridgeLoaderOf(module);  // keeps the loader alive
-    if (!owner) {
-      out.append(py::none());
-      continue;
-    }
-    const BridgeLoader& loader = owner.cast<const BridgeLoader&>();
-    if (loader.IsMountPackage())
-      out.append(kPackage);
-    else if (!check)
-      out.append(kBridge);
-    else
-      out.append(loader.SourceChanged() ? kChanged : kUnchanged);
-  }
-  return out;
-}
-
-}  // namespace
-
 void RegisterLoader(py::module_& m) {
-  m.def("bridge_states", &BridgeStates, py::arg("modules"),
-        py::arg("check") = false,
-        "Per module: None (not a bridge module), 'package' (mount package), "
-        "'bridge', or with check=True 'changed'/'unchanged'.");
   py::class_<BridgeLoader> cls(m, "Loader");
   loader_type = cls.inc_ref().ptr();  // see loader_type
   // The docstring goes in __doc__, not through pybind11's tp_doc: pybind11

@@ -94,7 +94,7 @@ py::object WrapLoader(std::unique_ptr<BridgeLoader> loader);
 py::object BridgeLoaderOf(py::handle module);
 bool IsBridgeModule(py::handle module);
 
-// The type Loader and _native.bridge_states.
+// The type Loader.
 void RegisterLoader(py::module_& m);
 
 }  // namespace bridgeimport

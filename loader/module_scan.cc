@@ -96,14 +96,13 @@ py::dict NewEntries(const std::vector<std::string>& packages,
 // The names in `modules` ({name: module}) whose module's __file__ is in
 // `files` (a container of paths), in `modules`' order.
 py::list ModulesOfFiles(const py::dict& modules, const py::object& files) {
-  static PyObject* const kFile = PyUnicode_InternFromString("__file__");
   py::dict snapshot = Snapshot(modules);
   py::list out;
   Py_ssize_t pos = 0;
   PyObject *key, *value;
   while (PyDict_Next(snapshot.ptr(), &pos, &key, &value)) {
     if (!PyModule_Check(value)) continue;
-    py::object path = DictItem(PyModule_GetDict(value), kFile);
+    py::object path = DictItem(PyModule_GetDict(value), Refs().s_file);
     if (!path) continue;
     int found = PySequence_Contains(files.ptr(), path.ptr());
     if (found < 0) throw py::error_already_set();

@@ -63,6 +63,7 @@ void InitPyRefs(py::module_& m) {
   r.s_package = Interned("__package__");
   r.s_name = Interned("__name__");
   r.s_path = Interned("__path__");
+  r.s_file = Interned("__file__");
   py::object tag = r.sys.attr("implementation").attr("cache_tag");
   if (!tag.is_none()) r.cache_tag = tag.cast<std::string>();
 

@@ -164,6 +164,7 @@ struct PyRefs {
   py::object s_package;  // "__package__"
   py::object s_name;     // "__name__"
   py::object s_path;     // "__path__"
+  py::object s_file;     // "__file__" (module_scan.cc)
 };
 
 // Looks everything up (and InitCPythonPrivate()'s objects) and defines the
