@@ -15,7 +15,8 @@ Its rules write a file (creating the subpackage directory if needed),
 delete one, rename one over another (an editor's save), delete or rename a
 whole subpackage directory, load or import a module (bi.load, atomic or
 not, import_module, __import__, a from-import statement), reload it, run a
-transaction over the package (mode "changed" or "all"; committing, or
+transaction over the package (mode "changed" or "all", or "changed" with
+the files a watcher would report, and a few more: `files=`; committing, or
 failing in its body), evict a module (and its subtree) from sys.modules,
 and unmount or mount the directory again. Each call is first run on the
 model (`_Run`, a small import system of its own), and the invariants check
@@ -506,12 +507,21 @@ class BridgeFiles(RuleBasedStateMachine):
         if comparable and not run.namespace:  # stock (keeping a half-run namespace)
             assert self.stock_reload(name) == run.outcome(name, error)
 
-    @rule(mode=st.sampled_from(["changed", "all"]), body_fails=st.booleans())
-    def transaction(self, mode: str, body_fails: bool) -> None:
+    @rule(mode=st.sampled_from(["changed", "all", "hinted"]), body_fails=st.booleans(),
+          extra=st.lists(st.sampled_from(ALL), max_size=3))
+    def transaction(self, mode: str, body_fails: bool, extra) -> None:
         """bi.transaction: retire, re-import every retired module in the
-        body, commit or roll back."""
+        body, commit or roll back. "hinted" is mode "changed" given the
+        files of the stale modules (deleted ones too) and of `extra`, as a
+        watcher reports them: only those are checked, the closure is
+        classified as it reaches modules (issue 13)."""
         begin = bi.transaction  # resolved first: its module is no change of the model's
         before = dict(sys.modules)
+        files = None
+        if mode == "hinted":
+            mode = "changed"
+            files = [self.path(self.root, n)
+                     for n in sorted({n for n in self.loaded if self.stale(n)} | set(extra))]
         chosen = self.retiring(mode)
         run = _Run(self, without=chosen)
         fails = body_fails
@@ -522,7 +532,7 @@ class BridgeFiles(RuleBasedStateMachine):
             fails = True
         reimported = {}
         try:
-            with begin(self.package, mode=mode) as tx:
+            with begin(self.package, mode=mode, files=files) as tx:
                 assert set(tx.retired) == {self.full(n) for n in chosen}
                 for full in tx.retired:
                     reimported[full] = importlib.import_module(full)
