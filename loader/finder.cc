@@ -218,9 +218,11 @@ std::vector<MountConfig> NativeFinder::Mounts() const {
 
 void NativeFinder::InvalidateCaches() { cache_->InvalidateAll(); }
 
-int NativeFinder::Revalidate(const std::vector<std::string>& paths) {
+int NativeFinder::Revalidate(const py::iterable& paths) {
+  std::vector<std::string> parsed;  // read first: no Python under the cache
+  for (py::handle path : paths) parsed.push_back(ToUtf8(path));
   int dropped = 0;
-  for (const std::string& path : paths) dropped += cache_->Revalidate(path);
+  for (const std::string& path : parsed) dropped += cache_->Revalidate(path);
   return dropped;
 }
 

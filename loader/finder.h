@@ -67,7 +67,7 @@ class NativeFinder {
   void InvalidateCaches();
   // Forgets only the listings that disagree with the file system about
   // `paths` (DirCache::Revalidate); returns how many it forgot.
-  int Revalidate(const std::vector<std::string>& paths);
+  int Revalidate(const py::iterable& paths);
 
   // bridgeimport.load(): the module a plain import of `name` returns, by the
   // native import path where it applies (import_system.h). With `atomic`, a

@@ -266,7 +266,7 @@ class Transaction:
             if self.files is None:
                 _native.finder.invalidate_caches()
             else:  # the hints stand for the rest (DirCache::Revalidate)
-                _native.finder.revalidate(sorted(self.files))
+                _native.finder.revalidate(self.files)
             if self._ordinary.intersection(self._retired_modules):
                 importlib.invalidate_caches()  # FileFinder listings of ordinary packages
         self.seconds["begin"] = time.perf_counter() - self._started
