@@ -140,12 +140,6 @@ void DirCache::InvalidateAll() {
   listings_.clear();
 }
 
-std::shared_ptr<const Listing> DirCache::Cached(const std::string& dir) const {
-  absl::MutexLock lock(mu_);
-  auto it = listings_.find(dir);
-  return it == listings_.end() ? nullptr : it->second;
-}
-
 int DirCache::Revalidate(const std::string& path) {
   std::vector<std::shared_ptr<const Listing>> stale;  // freed after the lock
   bool listed = false;  // some ancestor of `path` has a listing
@@ -153,19 +147,34 @@ int DirCache::Revalidate(const std::string& path) {
   for (;;) {
     auto [dir, name] = SplitPath(entry);
     if (name.empty()) break;
-    std::shared_ptr<const Listing> listing = Cached(dir);
-    if (listing) {
-      listed = true;
-      EntryInfo was = listing->Find(name);
-      EntryInfo is = StatEntry(AT_FDCWD, entry.c_str());
-      if (was.kind != is.kind || was.is_symlink != is.is_symlink) {
-        absl::MutexLock lock(mu_);
-        auto it = listings_.find(dir);
-        if (it != listings_.end() && it->second == listing) {
-          stale.push_back(std::move(it->second));
-          listings_.erase(it);
+    struct stat st;
+    const bool exists = stat(dir.c_str(), &st) == 0;
+    const EntryInfo is = StatEntry(AT_FDCWD, entry.c_str());
+    bool here = false;  // `dir` has a listing, under any spelling
+    {
+      absl::MutexLock lock(mu_);
+      for (auto it = listings_.begin(); it != listings_.end();) {
+        const Listing& l = *it->second;
+        // The same directory: the same key, or (through a symlink, or
+        // spelled another way) the same device and inode.
+        if (it->first != dir &&
+            !(exists && l.exists_ && l.inode_ == st.st_ino &&
+              l.device_ == st.st_dev)) {
+          ++it;
+          continue;
         }
+        here = true;
+        EntryInfo was = l.Find(name);
+        if (was.kind == is.kind && was.is_symlink == is.is_symlink) {
+          ++it;
+          continue;
+        }
+        stale.push_back(std::move(it->second));
+        listings_.erase(it++);
       }
+    }
+    if (here) {
+      listed = true;
     } else if (listed) {
       break;  // unlisted from here up: nothing cached to be wrong
     }

@@ -74,11 +74,12 @@ class DirCache {
   void InvalidateAll();
 
   // Drops the cached listings that disagree with the file system about
-  // `path` (an absolute path): the listing of its directory if the entry
+  // `path` (an absolute path): each listing of its directory whose entry
   // for it differs (present or not, its kind, a symlink or not), and so on
-  // up for each ancestor while one is listed. If no ancestor of `path` is
-  // listed at all (the path may be spelled differently from the listings'
-  // directories), every listing is dropped. Returns how many were dropped.
+  // up for each ancestor while one is listed. A directory's listings are
+  // found by name and by device and inode, so one listed through a symlink
+  // or under another spelling is checked too. If no ancestor of `path` is
+  // listed at all, every listing is dropped. Returns how many were dropped.
   //
   // For a file watcher's hints: a listing holds names and kinds only, so
   // the listing of a directory whose reported files changed their content
@@ -91,7 +92,6 @@ class DirCache {
 
  private:
   std::shared_ptr<const Listing> Read(const std::string& dir) const;
-  std::shared_ptr<const Listing> Cached(const std::string& dir) const;
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<const Listing>> listings_

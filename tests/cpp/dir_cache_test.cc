@@ -416,6 +416,19 @@ TEST_F(RevalidateTest, FileInANewDirectoryDropsTheListedAncestor) {
   EXPECT_EQ(cache_.Get(Path("d"))->Find("sub").kind, EntryKind::kDirectory);
 }
 
+TEST_F(RevalidateTest, ListingThroughASymlinkIsFoundByTheTarget) {
+  WriteFile("d/real/x.py");
+  Symlink("real", "d/link");
+  ListTrusted();
+  SetMtime("d/real", kPastMtime);
+  EXPECT_EQ(cache_.Get(Path("d/link"))->Find("x.py").kind, EntryKind::kFile);
+  WriteFile("d/real/y.py");
+  SetMtime("d/real", kPastMtime);
+  // Reported by its real path, listed through the link: the same directory.
+  EXPECT_EQ(cache_.Revalidate(Path("d/real/y.py")), 1);
+  EXPECT_EQ(cache_.Get(Path("d/link"))->Find("y.py").kind, EntryKind::kFile);
+}
+
 TEST_F(RevalidateTest, PathOutsideEveryListingDropsThemAll) {
   WriteFile("d/a.py");
   ListTrusted();
