@@ -78,7 +78,9 @@ py::dict SelectModules(const std::vector<std::string>& packages) {
 }
 
 // The selected entries whose object is not the one `before` holds under
-// that name: modules loaded (or replaced) since `before` was selected.
+// that name (None where it holds none, as before.get(name) in Python: a
+// blocking None is no module): modules loaded (or replaced) since `before`
+// was selected.
 py::dict NewEntries(const std::vector<std::string>& packages,
                     const py::dict& before) {
   const Selection selection(packages);
@@ -88,7 +90,7 @@ py::dict NewEntries(const std::vector<std::string>& packages,
   while (PyDict_Next(snapshot.ptr(), &pos, &key, &value)) {
     if (!selection.Selects(key)) continue;
     py::object old = DictItem(before, key);
-    if (old.ptr() != value) SetItem(out, key, value);
+    if ((old ? old.ptr() : Py_None) != value) SetItem(out, key, value);
   }
   return out;
 }

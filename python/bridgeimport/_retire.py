@@ -82,6 +82,8 @@ def notify(modules: Sequence[Tuple[ModuleType, str]],
         callbacks = list(_callbacks)
     failures: List[Tuple[str, BaseException]] = []
     for module, reason in modules:
+        if not isinstance(module, ModuleType):
+            continue  # a blocking None, or another object put into sys.modules
         hook = vars(module).get("__bridge_unload__")
         calls: List[Tuple[str, Callable[..., object], Tuple[object, ...]]] = []
         if callable(hook):

@@ -263,10 +263,10 @@ class Transaction:
             self.patch_report = self._patcher.report
             self._patcher.install()
         if self._retired_modules:
-            if self.files is None:
+            if self.mode == "changed" and self.files is not None:
+                _native.finder.revalidate(self.files)  # the hints stand for the rest
+            else:
                 _native.finder.invalidate_caches()
-            else:  # the hints stand for the rest (DirCache::Revalidate)
-                _native.finder.revalidate(self.files)
             if self._ordinary.intersection(self._retired_modules):
                 importlib.invalidate_caches()  # FileFinder listings of ordinary packages
         self.seconds["begin"] = time.perf_counter() - self._started

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
 import linecache
@@ -493,6 +494,44 @@ def test_files_keep_trusted_listings_and_drop_the_ones_they_contradict(tree, pkg
     assert bi.load(f"{pkgname}.new.y").Y == 1
     # Only the contradicted listing goes: sub's stays (no file of it reported).
     assert _native.finder.revalidate([str(root / "sub" / "x.py")]) == 0
+
+
+def test_mode_all_drops_every_listing_even_given_files(tree, pkgname):
+    """files= hints a changed-only transaction; mode="all" wants a fresh
+    view of everything, so it still drops every directory listing (found
+    in review: it kept them)."""
+    root = tree({"a.py": "V = 1\n"})
+    past = time.time_ns() - 10 * 10**9
+    os.utime(root, ns=(past, past))
+    bi.mount(pkgname, root)
+    bi.load(f"{pkgname}.a")
+    (root / "b.py").write_text("V = 2\n")
+    (root / "a.py").write_text(f"from {pkgname}.b import V\n")
+    os.utime(root, ns=(past, past))  # the listing cannot tell b.py is new
+    with bi.transaction(pkgname, mode="all", files=[]):
+        importlib.import_module(f"{pkgname}.a")
+    assert sys.modules[f"{pkgname}.a"].V == 2
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_blocking_none_set_in_the_body_is_no_module(tree, pkgname, fails):
+    """sys.modules[name] = None in the body (an import blocker) is neither
+    loaded nor removed by a rollback, whose error stays the body's (found
+    in review: the rollback raised TypeError instead)."""
+    root = tree({"a.py": "V = 1\n"})
+    bi.mount(pkgname, root)
+    bi.load(f"{pkgname}.a")
+    (root / "a.py").write_text("V = 22\n")
+    with pytest.raises(LookupError) if fails else contextlib.nullcontext():
+        with bi.transaction(pkgname) as tx:
+            sys.modules[f"{pkgname}.blocked"] = None
+            importlib.import_module(f"{pkgname}.a")
+            if fails:
+                raise LookupError("the body fails")
+    assert tx.loaded == [] and f"{pkgname}.blocked" not in tx.timings
+    assert tx.reloaded == [f"{pkgname}.a"]  # what the body did, rolled back or not
+    assert sys.modules[f"{pkgname}.a"].V == (1 if fails else 22)
+    assert sys.modules.pop(f"{pkgname}.blocked") is None
 
 
 def test_module_scans_select_by_package_and_compare_by_identity(pkgname):
