@@ -71,7 +71,7 @@ def _label(callback: object) -> str:
         return f"<{type(callback).__qualname__} object>"
 
 
-def notify(modules: Sequence[Tuple[ModuleType, str]],
+def notify(modules: Sequence[Tuple[object, str]],
            error: Optional[BaseException] = None) -> List[Tuple[str, BaseException]]:
     """Runs each ``(module, reason)``'s ``__bridge_unload__`` and then the
     :func:`on_retire` callbacks, in order. Returns ``[(module name,
