@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
+#include "finders/module_name.h"
 #include "loader/bridge_loader.h"
 #include "loader/py_support.h"
 
@@ -34,9 +34,7 @@ class Selection {
       absl::string_view k(static_cast<const char*>(PyUnicode_DATA(key)),
                           static_cast<size_t>(PyUnicode_GET_LENGTH(key)));
       for (const std::string& p : names_)
-        if (absl::StartsWith(k, p) &&
-            (k.size() == p.size() || k[p.size()] == '.'))
-          return true;
+        if (IsWithinPackage(k, p)) return true;
       return false;
     }
     for (const auto& [name, prefix] : objects_) {
@@ -66,33 +64,35 @@ void SetItem(const py::dict& out, PyObject* key, PyObject* value) {
   if (PyDict_SetItem(out.ptr(), key, value) != 0) throw py::error_already_set();
 }
 
-// The sys.modules entries under `packages`, in sys.modules order.
-py::dict SelectModules(const std::vector<std::string>& packages) {
-  const Selection selection(packages);
-  py::dict snapshot = Snapshot(SysModules()), out;
-  Py_ssize_t pos = 0;
-  PyObject *key, *value;
-  while (PyDict_Next(snapshot.ptr(), &pos, &key, &value))
-    if (selection.Selects(key)) SetItem(out, key, value);
-  return out;
-}
-
-// The selected entries whose object is not the one `before` holds under
-// that name (None where it holds none, as before.get(name) in Python: a
-// blocking None is no module): modules loaded (or replaced) since `before`
-// was selected.
-py::dict NewEntries(const std::vector<std::string>& packages,
-                    const py::dict& before) {
+// The sys.modules entries under `packages`, in sys.modules order; with
+// `before`, only those whose object is not the one `before` holds under that
+// name (None where it holds none, as before.get(name) in Python: a blocking
+// None is no module).
+py::dict SelectedEntries(const std::vector<std::string>& packages,
+                         const py::dict* before) {
   const Selection selection(packages);
   py::dict snapshot = Snapshot(SysModules()), out;
   Py_ssize_t pos = 0;
   PyObject *key, *value;
   while (PyDict_Next(snapshot.ptr(), &pos, &key, &value)) {
     if (!selection.Selects(key)) continue;
-    py::object old = DictItem(before, key);
-    if ((old ? old.ptr() : Py_None) != value) SetItem(out, key, value);
+    if (before != nullptr) {
+      py::object old = DictItem(*before, key);
+      if ((old ? old.ptr() : Py_None) == value) continue;
+    }
+    SetItem(out, key, value);
   }
   return out;
+}
+
+py::dict SelectModules(const std::vector<std::string>& packages) {
+  return SelectedEntries(packages, nullptr);
+}
+
+// Modules loaded (or replaced) under `packages` since `before` was selected.
+py::dict NewEntries(const std::vector<std::string>& packages,
+                    const py::dict& before) {
+  return SelectedEntries(packages, &before);
 }
 
 // The names in `modules` ({name: module}) whose module's __file__ is in
