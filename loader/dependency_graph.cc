@@ -80,6 +80,16 @@ void UpdateUsers(DependencyGraphState& g, const std::string& name,
   }
 }
 
+// Ends the journal and hands it over (to be destroyed after the lock).
+absl::flat_hash_map<std::string, std::optional<Deps>> StopRecordJournal() {
+  absl::flat_hash_map<std::string, std::optional<Deps>> taken;
+  DependencyGraphState& g = Graph();
+  absl::MutexLock lock(g.mu);
+  g.journaling = false;
+  std::swap(taken, g.journal);
+  return taken;
+}
+
 // Makes `record` `name`'s record (nullopt: none) and returns the old one,
 // for the caller to destroy after the lock.
 std::optional<Deps> Replace(DependencyGraphState& g, const std::string& name,
@@ -226,15 +236,8 @@ void StartRecordJournal() {
 }
 
 py::dict TakeRecordJournal() {
-  absl::flat_hash_map<std::string, std::optional<Deps>> taken;
-  {
-    DependencyGraphState& g = Graph();
-    absl::MutexLock lock(g.mu);
-    g.journaling = false;
-    std::swap(taken, g.journal);
-  }
   py::dict out;
-  for (const auto& [name, deps] : taken)
+  for (const auto& [name, deps] : StopRecordJournal())
     out[py::str(name)] =
         deps ? py::object(py::make_tuple(ToList(Sorted(deps->bridges)),
                                          ToList(Sorted(deps->others))))
@@ -242,14 +245,7 @@ py::dict TakeRecordJournal() {
   return out;
 }
 
-void DropRecordJournal() {
-  absl::flat_hash_map<std::string, std::optional<Deps>>
-      dropped;  // after the lock
-  DependencyGraphState& g = Graph();
-  absl::MutexLock lock(g.mu);
-  g.journaling = false;
-  std::swap(dropped, g.journal);
-}
+void DropRecordJournal() { StopRecordJournal(); }
 
 void RegisterDependencyGraph(py::module_& m) {
   m.def("dependencies", &Dependencies, py::arg("name"),
