@@ -244,11 +244,12 @@ class Transaction:
         # Python loops here would cost more than the one that changed.
         self._before = _native.select_modules(self.packages)
         if self.mode == "all":
-            chosen = self._classify(self._before, check=False)[0]
+            self._classify(self._before, check=False)
+            chosen = set(self._candidates)
         else:
             hinted = (self._before if self.files is None
                       else _native.modules_of_files(self._before, self.files))
-            changed = self._classify(hinted, check=True)[1]
+            changed = self._classify(hinted, check=True)
             self.changed = sorted(changed)
             chosen = self._close(set(changed))
         # Children first: a concurrent `import pkg.mod` then never finds the
@@ -271,31 +272,27 @@ class Transaction:
                 importlib.invalidate_caches()  # FileFinder listings of ordinary packages
         self.seconds["begin"] = time.perf_counter() - self._started
 
-    def _may_have_changed(self, module: ModuleType) -> bool:
-        return self.files is None or vars(module).get("__file__") in self.files
-
-    def _classify(self, names: Iterable[str], check: bool) -> Tuple[Set[str], List[str]]:
+    def _classify(self, names: Iterable[str], check: bool) -> List[str]:
         """Sorts the selected modules ``names`` not seen yet into candidates
         (code to re-run: ``_candidates``, ordinary ones also ``_ordinary``)
-        and ``kept``; returns the new candidates and, with ``check``, those
-        whose source changed. With ``files``, only the hinted modules are
-        classified at first, and the rest as the closure reaches them."""
+        and ``kept``; with ``check``, returns those whose source changed.
+        With ``files``, only the hinted modules are classified (and checked)
+        at first, and the rest as the closure reaches them."""
         fresh = {n: self._before[n] for n in names if n not in self._seen}
         self._seen.update(fresh)
         code, packages, changed, others = _native.classify_modules(fresh, check)
         self.kept.extend(packages)  # mount packages: no code to re-run
-        candidates = set(code)
+        self._candidates.update(code)
         for name in others:  # not bridge modules: ordinary source modules?
             module = fresh[name]
             if module is None or _changes.source_path(module) is None:
                 self.kept.append(name)
                 continue
             self._ordinary.add(name)
-            candidates.add(name)
-            if check and self._may_have_changed(module) and _changes.changed(module):
+            self._candidates.add(name)
+            if check and _changes.changed(module):
                 changed.append(name)
-        self._candidates |= candidates
-        return candidates, changed
+        return changed
 
     def _close(self, chosen: Set[str]) -> Set[str]:
         """``chosen`` plus dependents and retired packages' subtrees, to a
